@@ -1,0 +1,9 @@
+"""API Gateway → the batch-calls actions and read routes."""
+
+from typing import Any
+
+from batchcalls.api.routes import handle
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return handle(event, context)

@@ -1,0 +1,9 @@
+"""API Gateway REQUEST authorizer: Bearer API key → account id."""
+
+from typing import Any
+
+from batchcalls.api.authorizer import authorize
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return authorize(event)

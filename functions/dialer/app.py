@@ -1,0 +1,25 @@
+"""SQS dial queue → one dial per message; failed messages are reported back for redelivery."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from batchcalls.models.messages import DialMessage
+from batchcalls.services.context import get_context
+from batchcalls.services.dial import dial
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def record_handler(record: SQSRecord) -> str:
+    return dial(get_context(), DialMessage.model_validate_json(record.body))
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

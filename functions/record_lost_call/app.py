@@ -1,0 +1,11 @@
+"""State machine Catch: a dial task timed out or failed; settle its recipient."""
+
+from typing import Any
+
+from batchcalls.models.messages import LostCall
+from batchcalls.services.context import get_context
+from batchcalls.services.lost_call import record_lost_call
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return record_lost_call(get_context(), LostCall.model_validate(event))

@@ -1,0 +1,11 @@
+"""State machine task: decide what the batch is after a pass."""
+
+from typing import Any
+
+from batchcalls.models.messages import RunPass
+from batchcalls.services.context import get_context
+from batchcalls.services.settle import settle_pass
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return settle_pass(get_context(), RunPass.model_validate(event))

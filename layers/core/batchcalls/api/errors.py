@@ -1,0 +1,60 @@
+"""The one place that maps domain errors to HTTP statuses and the ``{"error": ...}`` body."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import ValidationError
+
+from batchcalls.domain.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    IllegalTransition,
+    InvalidRequest,
+    NotFound,
+    Unauthorized,
+)
+
+STATUS_FOR: list[tuple[type[DomainError], int]] = [
+    (InvalidRequest, 400),
+    (Unauthorized, 401),
+    (Forbidden, 403),
+    (NotFound, 404),
+    (IllegalTransition, 409),
+    (Conflict, 409),
+]
+
+
+def status_for(error: DomainError) -> int:
+    for kind, status in STATUS_FOR:
+        if isinstance(error, kind):
+            return status
+    return 400
+
+
+def error_body(error: DomainError) -> dict[str, Any]:
+    body: dict[str, Any] = {"error": error.message}
+    if isinstance(error, InvalidRequest) and error.errors:
+        body["details"] = error.errors
+    return body
+
+
+def from_validation_error(exc: ValidationError) -> InvalidRequest:
+    """A pydantic error → a sentence naming the first field and problem, plus every detail."""
+    details = []
+    for err in exc.errors():
+        field = ".".join(str(part) for part in err["loc"]) or "body"
+        message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "missing":
+            message = "is required"
+        details.append({"field": field, "message": message})
+    first = details[0]
+    more = f" (and {len(details) - 1} more problems)" if len(details) > 1 else ""
+    text = f"{first['field']}: {first['message']}{more}" if first["field"] != "body" else first["message"]
+    return InvalidRequest(text, details)
+
+
+def json_error(status: int, message: str) -> tuple[int, str]:
+    return status, json.dumps({"error": message})

@@ -1,0 +1,59 @@
+"""Settings: read once from the environment into one object that is passed down.
+
+Nothing reads the environment at import time; handlers call ``get_settings()`` on first use
+and tests call ``get_settings.cache_clear()`` (or build ``Settings`` directly).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import lru_cache
+
+from pydantic import BaseModel
+
+
+class Settings(BaseModel):
+    table_name: str = "batchcalls"
+    dial_queue_url: str = ""
+    manifest_bucket: str = ""
+    state_machine_arn: str = ""
+    # Base URL the provider reaches us at (API stage URL); status callbacks hang below it.
+    public_base_url: str = "http://127.0.0.1:3000"
+    # What an answered call runs: the voice agent's TwiML entry point; {agent_id} is filled in.
+    agent_twiml_url: str = "http://127.0.0.1:3000/agents/{agent_id}/twiml"
+    twilio_account_sid: str = "AC00000000000000000000000000000000"
+    twilio_auth_token: str = ""
+    # SSM SecureString holding the auth token when deployed (read once through Powertools).
+    twilio_auth_token_parameter: str = ""
+    # Offline: the simulator's base URL; empty means the real https://api.twilio.com.
+    twilio_api_base_url: str = ""
+    default_region: str = "US"  # phone-number region for numbers given without +country
+    default_timezone: str = "UTC"
+    default_max_concurrency: int = 20
+    default_reserved_concurrency: int = 5
+    ring_timeout_seconds: int = 30
+    max_call_seconds: int = 3600
+    # Seconds a Map child waits for a call's final status before its Catch records it lost.
+    # Ring + max talk + margin; the state machine reads it from the Plan output.
+    dial_task_timeout_margin_seconds: int = 120
+    dial_fee_micros: int = 5000
+    max_recipients_per_request: int = 10_000
+
+    @property
+    def dial_task_timeout_seconds(self) -> int:
+        return self.ring_timeout_seconds + self.max_call_seconds + self.dial_task_timeout_margin_seconds
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        values: dict[str, str] = {}
+        for name in cls.model_fields:
+            raw = environ.get(name.upper())
+            if raw is not None and raw != "":
+                values[name] = raw
+        return cls.model_validate(values)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.from_env(os.environ)

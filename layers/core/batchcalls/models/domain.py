@@ -1,0 +1,98 @@
+"""Domain entities: what a batch and a recipient *are*, independent of API and storage."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from batchcalls.domain.lifecycle import BatchStatus
+from batchcalls.domain.recipient_status import RecipientStatus
+from batchcalls.domain.window import CallWindow
+
+
+class Account(BaseModel):
+    id: str
+    name: str = ""
+    timezone: str | None = None
+    max_concurrency: int = 20
+    per_minute_rate_micros: int = 0
+
+
+class CallerNumber(BaseModel):
+    phone_number: str
+    active: bool = True
+    agent_id: str | None = None
+
+
+class Batch(BaseModel):
+    id: str
+    user_id: str
+    name: str
+    caller_id: str
+    agent_id: str | None = None
+    status: BatchStatus
+    paused_reason: str | None = None
+    failure_reason: str | None = None
+    send_now: bool = True
+    scheduled_at: str | None = None
+    window_start_time: str = "00:00"
+    window_end_time: str = "23:59"
+    window_days: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4, 5, 6])
+    timezone: str = "UTC"
+    reserved_concurrency: int = 5
+    max_concurrency: int | None = None  # the client's upper bound on this batch's slots
+    purpose: str | None = None
+    goal: str | None = None
+    total_recipients: int = 0
+    completed_count: int = 0
+    failed_count: int = 0
+    skipped_count: int = 0
+    duplicates_dropped: int = 0
+    created_at: str
+    updated_at: str
+    started_at: str | None = None
+    completed_at: str | None = None
+    parent_batch_id: str | None = None
+    occurrence_number: int | None = None
+    recurrence_type: str = "none"
+    recurrence_interval: int = 1
+    recurrence_end_date: str | None = None
+    recurrence_max_runs: int | None = None
+    recurrence_run_count: int = 0
+    run_number: int = 0  # 1 for the first start, +1 per re-run
+    pass_number: int = 0  # passes of the state machine within the current run
+    # When the scheduler must look at this batch next (sparse "due" index); None = never.
+    due_at: str | None = None
+
+    @property
+    def window(self) -> CallWindow:
+        return CallWindow(start=self.window_start_time, end=self.window_end_time, days=self.window_days)
+
+
+class Recipient(BaseModel):
+    batch_id: str
+    seq: int  # position in the batch; the sort key is R#{seq:07d}
+    id: str
+    phone_number: str
+    name: str | None = None
+    sort_order: int
+    status: RecipientStatus = RecipientStatus.PENDING
+    attempts: int = 0
+    ticket: str | None = None  # "{run}:{pass}" of the last pass that dealt with it
+    call_id: str | None = None
+    task_token: str | None = None
+    attempted_at: str | None = None
+    answered_at: str | None = None
+    completed_at: str | None = None
+    duration_seconds: int | None = None
+    answered_by: str | None = None
+    error_message: str | None = None
+    updated_at: str | None = None
+    variables: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def sk(self) -> str:
+        return recipient_sk(self.seq)
+
+
+def recipient_sk(seq: int) -> str:
+    return f"R#{seq:07d}"

@@ -1,0 +1,154 @@
+"""Use cases on batches: create, get, list."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from batchcalls.domain.clock import iso, parse_iso
+from batchcalls.domain.errors import InvalidRequest, NotFound
+from batchcalls.domain.lifecycle import BatchStatus
+from batchcalls.domain.phone import InvalidPhoneNumber, to_e164
+from batchcalls.models.api import CreateBatchRequest, ListBatchesRequest
+from batchcalls.models.domain import Batch, Recipient
+from batchcalls.models.messages import RunPass
+from batchcalls.services.context import Context
+from batchcalls.services.runs import start_pass
+
+
+@dataclass
+class BatchView:
+    batch: Batch
+    recipients: list[Recipient]
+
+
+def _normalise_recipients(
+    ctx: Context, batch_id: str, request: CreateBatchRequest, now: str
+) -> tuple[list[Recipient], int]:
+    errors: list[dict[str, object]] = []
+    seen: set[str] = set()
+    recipients: list[Recipient] = []
+    duplicates = 0
+    for index, given in enumerate(request.recipients):
+        try:
+            e164 = to_e164(given.phone_number, ctx.settings.default_region)
+        except InvalidPhoneNumber as exc:
+            errors.append({"field": f"recipients[{index}].phone_number", "message": str(exc)})
+            continue
+        if e164 in seen:
+            duplicates += 1
+            continue
+        seen.add(e164)
+        recipients.append(
+            Recipient(
+                batch_id=batch_id,
+                seq=len(recipients) + 1,
+                id=str(uuid.uuid4()),
+                phone_number=e164,
+                name=given.name,
+                sort_order=given.sort_order if given.sort_order is not None else index,
+                updated_at=now,
+            )
+        )
+    if errors:
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise InvalidRequest(f"{first['field']} {first['message']}{more}", errors)
+    return recipients, duplicates
+
+
+def create_batch(ctx: Context, account_id: str, request: CreateBatchRequest) -> Batch:
+    account = ctx.accounts.get_account(account_id)
+    if account is None:
+        raise NotFound("Account not found")
+    if request.recurrence_type != "none":
+        raise InvalidRequest(
+            f"recurrence_type '{request.recurrence_type}' is not supported by this server yet",
+            [{"field": "recurrence_type", "message": "only 'none' is supported"}],
+        )
+    try:
+        caller_id = to_e164(request.caller_id, ctx.settings.default_region)
+    except InvalidPhoneNumber as exc:
+        raise InvalidRequest(f"caller_id {exc}", [{"field": "caller_id", "message": str(exc)}]) from exc
+    number = ctx.accounts.get_caller_number(account_id, caller_id)
+    if number is None or not number.active:
+        message = f"{caller_id} is not an active number of this account"
+        raise InvalidRequest(f"caller_id {message}", [{"field": "caller_id", "message": message}])
+
+    now = ctx.clock()
+    now_iso = iso(now)
+    batch_id = str(uuid.uuid4())
+    recipients, duplicates = _normalise_recipients(ctx, batch_id, request, now_iso)
+
+    scheduled_at = None
+    if request.scheduled_at:
+        try:
+            scheduled_at = iso(parse_iso(request.scheduled_at))
+        except ValueError as exc:
+            message = "must be an ISO 8601 timestamp with a time zone offset"
+            raise InvalidRequest(
+                f"scheduled_at {message}", [{"field": "scheduled_at", "message": message}]
+            ) from exc
+
+    if request.status == "draft":
+        status = BatchStatus.DRAFT
+    elif not request.send_now:
+        status = BatchStatus.SCHEDULED
+    else:
+        status = BatchStatus.RUNNING
+
+    batch = Batch(
+        id=batch_id,
+        user_id=account_id,
+        name=request.name,
+        caller_id=caller_id,
+        agent_id=request.agent_id or number.agent_id,
+        status=status,
+        send_now=request.send_now,
+        scheduled_at=scheduled_at,
+        window_start_time=request.window_start_time,
+        window_end_time=request.window_end_time,
+        window_days=request.window_days,
+        timezone=request.timezone or account.timezone or ctx.settings.default_timezone,
+        reserved_concurrency=request.reserved_concurrency,
+        max_concurrency=request.max_concurrency,
+        purpose=request.purpose,
+        goal=request.goal,
+        total_recipients=len(recipients),
+        duplicates_dropped=duplicates,
+        created_at=now_iso,
+        updated_at=now_iso,
+        started_at=now_iso if status is BatchStatus.RUNNING else None,
+        run_number=1 if status is BatchStatus.RUNNING else 0,
+        pass_number=1 if status is BatchStatus.RUNNING else 0,
+        # The scheduler starts a scheduled batch at its time, and re-checks a running one
+        # in case the start below is lost (crash between the write and the start).
+        due_at=scheduled_at if status is BatchStatus.SCHEDULED else None,
+    )
+    ctx.batches.create(batch, recipients)
+    if status is BatchStatus.RUNNING:
+        start_pass(ctx, RunPass(batch_id=batch.id, run=1, pass_number=1))
+    return batch
+
+
+def get_owned_batch(ctx: Context, account_id: str, batch_id: str) -> Batch:
+    batch = ctx.batches.get(batch_id)
+    if batch is None or batch.user_id != account_id:
+        raise NotFound("Batch not found")
+    return batch
+
+
+def get_batch(ctx: Context, account_id: str, batch_id: str) -> BatchView:
+    batch = get_owned_batch(ctx, account_id, batch_id)
+    return BatchView(batch=batch, recipients=list(ctx.recipients.list(batch_id)))
+
+
+def list_batches(ctx: Context, account_id: str, request: ListBatchesRequest) -> list[Batch]:
+    out: list[Batch] = []
+    for index, batch in enumerate(ctx.batches.list_for_owner(account_id, request.status)):
+        if index < request.offset:
+            continue
+        out.append(batch)
+        if len(out) >= request.limit:
+            break
+    return out

@@ -1,0 +1,67 @@
+"""Provider status callbacks → recipient statuses.
+
+Callbacks repeat and arrive out of order: a status only moves forward, the final transition
+happens once (conditional write, with the batch counter in the same transaction), and only
+that transition answers the Map child's task token.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from batchcalls.domain.errors import Forbidden, InvalidRequest
+from batchcalls.domain.recipient_status import RecipientStatus, from_provider_status, is_terminal
+from batchcalls.models.messages import DialOutcome
+from batchcalls.services.callbacks import status_callback_url
+from batchcalls.services.context import Context
+from batchcalls.services.tokens import answer_task
+
+logger = logging.getLogger(__name__)
+
+_ERRORS = {
+    RecipientStatus.BUSY: "Line busy",
+    RecipientStatus.NO_ANSWER: "No answer",
+    RecipientStatus.FAILED: "Call failed",
+}
+
+
+def apply_call_status(
+    ctx: Context, base_url: str, query: Mapping[str, str], form: Mapping[str, str], signature: str
+) -> str:
+    """Apply one signed status callback that arrived at ``base_url``; returns what happened."""
+    try:
+        batch_id, rk, attempt = query["batch_id"], query["rk"], int(query["attempt"])
+    except (KeyError, ValueError) as exc:
+        raise InvalidRequest("Status callback is missing batch_id, rk or attempt") from exc
+    url = status_callback_url(base_url, batch_id, rk, attempt)
+    if not signature or not ctx.provider.validate_signature(url, dict(form), signature):
+        raise Forbidden("Invalid signature")
+
+    status = from_provider_status(form.get("CallStatus", ""))
+    if status is None:
+        return "ignored"
+    now_iso = ctx.now_iso()
+    fields: dict[str, object] = {"updated_at": now_iso}
+    if form.get("CallSid"):
+        fields["call_id"] = form["CallSid"]
+    if form.get("AnsweredBy"):
+        fields["answered_by"] = form["AnsweredBy"]
+    if status is RecipientStatus.IN_PROGRESS:
+        fields["answered_at"] = now_iso
+
+    if not is_terminal(status):
+        moved = ctx.recipients.advance(batch_id, rk, attempt, status, fields)
+        return "advanced" if moved else "stale"
+
+    fields["completed_at"] = now_iso
+    if form.get("CallDuration", "").isdigit():
+        fields["duration_seconds"] = int(form["CallDuration"])
+    if status in _ERRORS:
+        sip = form.get("SipResponseCode")
+        fields["error_message"] = _ERRORS[status] + (f" (SIP {sip})" if sip else "")
+    if not ctx.recipients.finish(batch_id, rk, attempt, status, fields, now_iso):
+        return "stale"
+    recipient = ctx.recipients.get(batch_id, rk)
+    answer_task(ctx, recipient.task_token if recipient else None, DialOutcome(outcome=status.value, rk=rk))
+    return "finished"

@@ -1,0 +1,104 @@
+"""The dialer: the one gate before a call is placed (one SQS message = one recipient, one pass).
+
+In order: stale run → answer and stop; batch cancelled → recipient skipped; batch not running
+→ defer; recipient already dealt with in this pass → duplicate delivery, do nothing; window
+closed → defer; ``pending → calling`` (the conditional write that makes a double dial
+impossible); place the call; store the provider's call id.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from batchcalls.domain import window
+from batchcalls.domain.lifecycle import BatchStatus
+from batchcalls.domain.recipient_status import RecipientStatus
+from batchcalls.models.messages import DialMessage, DialOutcome
+from batchcalls.services.callbacks import agent_twiml_url, status_callback_url
+from batchcalls.services.context import Context
+from batchcalls.services.tokens import answer_task
+from batchcalls.telephony.port import CallRejected, CallRequest, ProviderAuthError
+
+logger = logging.getLogger(__name__)
+
+
+def dial(ctx: Context, message: DialMessage) -> str:
+    """Handle one dial message; returns what happened (for logs and tests).
+
+    Raises on transient failures (provider unavailable, AWS errors) so SQS delivers again.
+    """
+    now = ctx.clock()
+    now_iso = ctx.now_iso()
+    batch_id, rk = message.batch_id, message.rk
+
+    def answer(outcome: str) -> str:
+        answer_task(ctx, message.task_token, DialOutcome(outcome=outcome, rk=rk))
+        return outcome
+
+    batch = ctx.batches.get(batch_id)
+    if batch is None or batch.run_number != message.run:
+        return answer("stale")
+    if batch.status is BatchStatus.CANCELLED:
+        return (
+            answer("skipped")
+            if ctx.recipients.skip(batch_id, rk, "Batch cancelled", now_iso)
+            else "duplicate"
+        )
+
+    recipient = ctx.recipients.get(batch_id, rk)
+    if recipient is None:
+        return answer("stale")
+    if recipient.status is not RecipientStatus.PENDING or recipient.ticket == message.ticket:
+        return "duplicate"
+
+    if batch.status is not BatchStatus.RUNNING or not window.is_open(batch.window, now, batch.timezone):
+        return (
+            answer("deferred") if ctx.recipients.defer(batch_id, rk, message.ticket, now_iso) else "duplicate"
+        )
+
+    attempt = ctx.recipients.claim(batch_id, rk, message.ticket, message.task_token, now_iso)
+    if attempt is None:
+        return "duplicate"
+
+    request = CallRequest(
+        to=recipient.phone_number,
+        from_=batch.caller_id,
+        status_callback_url=status_callback_url(ctx.settings.public_base_url, batch_id, rk, attempt),
+        twiml_url=agent_twiml_url(ctx.settings, batch.agent_id, batch_id, rk),
+        ring_timeout_seconds=ctx.settings.ring_timeout_seconds,
+        time_limit_seconds=ctx.settings.max_call_seconds,
+    )
+    try:
+        placed = ctx.provider.place_call(request)
+    except CallRejected as exc:
+        ctx.recipients.finish(
+            batch_id,
+            rk,
+            attempt,
+            RecipientStatus.FAILED,
+            {"error_message": f"Call rejected: {exc}", "completed_at": now_iso},
+            now_iso,
+        )
+        return answer("failed")
+    except ProviderAuthError as exc:
+        # No call of this account can be placed: the batch fails, the recipient stays pending
+        # so a re-run continues where this one stopped.
+        ctx.recipients.release_claim(batch_id, rk, attempt, now_iso)
+        ctx.batches.update_status(
+            batch_id,
+            from_statuses=[BatchStatus.RUNNING, BatchStatus.PAUSED],
+            to_status=BatchStatus.FAILED,
+            set_fields={
+                "failure_reason": f"The telephony provider refused our credentials: {exc}",
+                "updated_at": now_iso,
+            },
+            remove_fields=["due_at"],
+        )
+        return answer("deferred")
+    except Exception:
+        # Transient: give the claim back so the redelivery (after the visibility timeout) dials.
+        ctx.recipients.release_claim(batch_id, rk, attempt, now_iso)
+        raise
+    ctx.recipients.set_call_id(batch_id, rk, attempt, placed.call_id)
+    ctx.recipients.put_call_pointer(placed.call_id, batch_id, rk, attempt, now_iso)
+    return "dialed"

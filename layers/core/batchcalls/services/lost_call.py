@@ -1,0 +1,46 @@
+"""A Map child whose dial task timed out or failed: settle its recipient so no slot is held.
+
+The provider is asked first (its final status wins); otherwise the call is hung up and the
+recipient recorded as failed. A recipient this pass never dialed stays pending.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from batchcalls.domain.recipient_status import RecipientStatus, from_provider_status, is_terminal
+from batchcalls.models.messages import LostCall
+from batchcalls.services.context import Context
+
+logger = logging.getLogger(__name__)
+
+
+def record_lost_call(ctx: Context, lost: LostCall) -> dict[str, str]:
+    recipient = ctx.recipients.get(lost.batch_id, lost.rk)
+    if recipient is None or recipient.ticket != lost.ticket or is_terminal(recipient.status):
+        return {"outcome": "nothing_to_do"}
+    if recipient.status is RecipientStatus.PENDING:
+        return {"outcome": "not_dialed"}
+    now_iso = ctx.now_iso()
+    status = RecipientStatus.FAILED
+    fields: dict[str, object] = {
+        "completed_at": now_iso,
+        "error_message": "No final call status arrived in time",
+    }
+    if recipient.call_id:
+        try:
+            call = ctx.provider.fetch_call(recipient.call_id)
+            known = from_provider_status(call.status)
+            if known is not None and is_terminal(known):
+                status = known
+                fields = {
+                    "completed_at": now_iso,
+                    "duration_seconds": call.duration_seconds,
+                    "answered_by": call.answered_by,
+                }
+            else:
+                ctx.provider.hang_up(recipient.call_id)
+        except Exception:
+            logger.exception("could not reconcile call %s with the provider", recipient.call_id)
+    done = ctx.recipients.finish(lost.batch_id, lost.rk, recipient.attempts, status, fields, now_iso)
+    return {"outcome": status.value if done else "nothing_to_do"}

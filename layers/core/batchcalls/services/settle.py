@@ -1,0 +1,73 @@
+"""Settle: after a pass's Map, decide what the batch is now.
+
+Every recipient final → ``completed`` (counters recounted from the recipients, so they are
+exact). Recipients still pending (deferred in this pass) → the next pass is made due for the
+scheduler. A cancelled batch has its remaining pending recipients skipped.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from batchcalls.domain.clock import iso
+from batchcalls.domain.lifecycle import BatchStatus
+from batchcalls.domain.recipient_status import FAILED_OUTCOMES, RecipientStatus
+from batchcalls.models.api import status_counts
+from batchcalls.models.messages import RunPass
+from batchcalls.services.context import Context
+
+NEXT_PASS_DELAY = timedelta(seconds=30)
+_IN_CALL = {
+    RecipientStatus.CALLING,
+    RecipientStatus.INITIATED,
+    RecipientStatus.RINGING,
+    RecipientStatus.IN_PROGRESS,
+}
+
+
+def settle_pass(ctx: Context, run_pass: RunPass) -> dict[str, object]:
+    batch = ctx.batches.get(run_pass.batch_id)
+    if batch is None or batch.run_number != run_pass.run:
+        return {"status": "stale"}
+    now_iso = ctx.now_iso()
+    recipients = list(ctx.recipients.list(batch.id))
+    if batch.status is BatchStatus.CANCELLED:
+        for recipient in recipients:
+            if recipient.status is RecipientStatus.PENDING:
+                ctx.recipients.skip(batch.id, recipient.sk, "Batch cancelled", now_iso)
+        recipients = list(ctx.recipients.list(batch.id))
+
+    counts = status_counts(recipients)
+    ctx.batches.set_counters(
+        batch.id,
+        {
+            "completed_count": counts[RecipientStatus.COMPLETED.value],
+            "failed_count": sum(counts[s.value] for s in FAILED_OUTCOMES),
+            "skipped_count": counts[RecipientStatus.SKIPPED.value],
+        },
+        now_iso,
+    )
+    pending = counts[RecipientStatus.PENDING.value]
+    in_call = sum(counts[s.value] for s in _IN_CALL)
+    if batch.status not in (BatchStatus.RUNNING, BatchStatus.PAUSED):
+        return {"status": batch.status.value, "pending": pending}
+    if pending == 0 and in_call == 0:
+        done = ctx.batches.update_status(
+            batch.id,
+            from_statuses=[BatchStatus.RUNNING, BatchStatus.PAUSED],
+            to_status=BatchStatus.COMPLETED,
+            set_fields={"completed_at": now_iso, "updated_at": now_iso},
+            remove_fields=["due_at", "paused_reason"],
+            expect={"run_number": run_pass.run},
+        )
+        return {"status": (done.status if done else batch.status).value, "pending": 0}
+    # Work remains (deferred recipients, or calls whose final status is still to come):
+    # the scheduler starts the next pass when it is due.
+    ctx.batches.update_status(
+        batch.id,
+        from_statuses=[batch.status],
+        to_status=batch.status,
+        set_fields={"due_at": iso(ctx.clock() + NEXT_PASS_DELAY), "updated_at": now_iso},
+        expect={"run_number": run_pass.run, "pass_number": run_pass.pass_number},
+    )
+    return {"status": batch.status.value, "pending": pending, "in_call": in_call}

@@ -1,0 +1,168 @@
+"""Batches: the META item of each batch, its listing index and its counters."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from batchcalls.domain.lifecycle import BatchStatus
+from batchcalls.models.domain import Batch, Recipient
+from batchcalls.store import keys
+from batchcalls.store.dynamo import (
+    deserialize,
+    is_condition_failure,
+    query_all,
+    serialize,
+    values,
+)
+from batchcalls.store.mapping import batch_from_item, batch_to_item, recipient_to_item
+
+_BATCH_WRITE_SIZE = 25
+
+
+class BatchStore:
+    def __init__(self, client: Any, table: str) -> None:
+        self._db = client
+        self._table = table
+
+    def create(self, batch: Batch, recipients: Iterable[Recipient]) -> None:
+        """Write the recipients, then the META item: a batch exists once its META does."""
+        self.put_recipients(recipients)
+        self._db.put_item(
+            TableName=self._table,
+            Item=serialize(batch_to_item(batch)),
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+
+    def put_recipients(self, recipients: Iterable[Recipient]) -> None:
+        chunk: list[dict[str, Any]] = []
+        for recipient in recipients:
+            chunk.append({"PutRequest": {"Item": serialize(recipient_to_item(recipient))}})
+            if len(chunk) == _BATCH_WRITE_SIZE:
+                self._batch_write(chunk)
+                chunk = []
+        if chunk:
+            self._batch_write(chunk)
+
+    def _batch_write(self, requests: list[dict[str, Any]]) -> None:
+        pending = {self._table: requests}
+        delay = 0.05
+        while pending:
+            resp = self._db.batch_write_item(RequestItems=pending)
+            pending = resp.get("UnprocessedItems") or {}
+            if pending:  # throttled: back off and send only what was not written
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    def get(self, batch_id: str, consistent: bool = True) -> Batch | None:
+        resp = self._db.get_item(
+            TableName=self._table,
+            Key=serialize({"pk": keys.batch_pk(batch_id), "sk": keys.BATCH_META}),
+            ConsistentRead=consistent,
+        )
+        item = resp.get("Item")
+        return batch_from_item(deserialize(item)) if item else None
+
+    def list_for_owner(self, account_id: str, status: str | None = None) -> Iterable[Batch]:
+        """Top-level batches of an account, newest first (runs of a series are not here)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "by_owner",
+            "KeyConditionExpression": "gsi1pk = :o",
+            "ExpressionAttributeValues": values(o=keys.owner_gsi_pk(account_id)),
+            "ScanIndexForward": False,
+        }
+        if status:
+            kwargs["FilterExpression"] = "#s = :s"
+            kwargs["ExpressionAttributeNames"] = {"#s": "status"}
+            kwargs["ExpressionAttributeValues"].update(values(s=status))
+        for item in query_all(self._db, **kwargs):
+            yield batch_from_item(item)
+
+    def update_status(
+        self,
+        batch_id: str,
+        *,
+        from_statuses: Sequence[BatchStatus],
+        to_status: BatchStatus,
+        set_fields: dict[str, Any] | None = None,
+        remove_fields: Sequence[str] = (),
+        add_fields: dict[str, int] | None = None,
+        expect: dict[str, Any] | None = None,
+    ) -> Batch | None:
+        """Move a batch to ``to_status`` only if it is in ``from_statuses`` (and matches ``expect``).
+
+        Returns the batch after the write, or ``None`` when the condition did not hold.
+        """
+        names: dict[str, str] = {"#status": "status"}
+        vals: dict[str, Any] = {":to": to_status.value}
+        sets = ["#status = :to"]
+        for i, (field, value) in enumerate((set_fields or {}).items()):
+            names[f"#f{i}"] = field
+            vals[f":f{i}"] = value
+            sets.append(f"#f{i} = :f{i}")
+        adds = []
+        for i, (field, amount) in enumerate((add_fields or {}).items()):
+            names[f"#a{i}"] = field
+            vals[f":a{i}"] = amount
+            adds.append(f"#a{i} :a{i}")
+        removes = []
+        for i, field in enumerate(remove_fields):
+            names[f"#r{i}"] = field
+            removes.append(f"#r{i}")
+        from_names = []
+        for i, status in enumerate(from_statuses):
+            vals[f":from{i}"] = status.value
+            from_names.append(f":from{i}")
+        condition = f"attribute_exists(pk) AND #status IN ({', '.join(from_names)})"
+        for i, (field, value) in enumerate((expect or {}).items()):
+            names[f"#e{i}"] = field
+            vals[f":e{i}"] = value
+            condition += f" AND #e{i} = :e{i}"
+        expression = "SET " + ", ".join(sets)
+        if adds:
+            expression += " ADD " + ", ".join(adds)
+        if removes:
+            expression += " REMOVE " + ", ".join(removes)
+        try:
+            resp = self._db.update_item(
+                TableName=self._table,
+                Key=serialize({"pk": keys.batch_pk(batch_id), "sk": keys.BATCH_META}),
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=serialize(vals),
+                ReturnValues="ALL_NEW",
+            )
+        except Exception as exc:
+            if is_condition_failure(exc):
+                return None
+            raise
+        return batch_from_item(deserialize(resp["Attributes"]))
+
+    def set_counters(self, batch_id: str, counters: dict[str, int], now: str) -> None:
+        """Overwrite the counters with values recounted from the recipients."""
+        sets = ", ".join(f"#{name} = :{name}" for name in counters)
+        self._db.update_item(
+            TableName=self._table,
+            Key=serialize({"pk": keys.batch_pk(batch_id), "sk": keys.BATCH_META}),
+            UpdateExpression=f"SET {sets}, updated_at = :now",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames={f"#{name}": name for name in counters},
+            ExpressionAttributeValues=values(now=now, **counters),
+        )
+
+    def due_batch_ids(self, now_iso: str) -> list[str]:
+        """Batches whose ``due_at`` has come, from every shard of the sparse due index."""
+        ids: list[str] = []
+        for shard in keys.all_due_shards():
+            for item in query_all(
+                self._db,
+                TableName=self._table,
+                IndexName="due",
+                KeyConditionExpression="due_shard = :s AND due_at <= :now",
+                ExpressionAttributeValues=values(s=shard, now=now_iso),
+            ):
+                ids.append(str(item["pk"]).removeprefix("BATCH#"))
+        return ids

@@ -1,0 +1,49 @@
+"""Key shapes of the single table (see docs/architecture.md, "Table")."""
+
+from __future__ import annotations
+
+import zlib
+
+DUE_SHARDS = 4
+
+
+def account_pk(account_id: str) -> str:
+    return f"ACCOUNT#{account_id}"
+
+
+def batch_pk(batch_id: str) -> str:
+    return f"BATCH#{batch_id}"
+
+
+BATCH_META = "META"
+PROFILE = "PROFILE"
+CREDITS = "CREDITS"
+
+
+def number_sk(e164: str) -> str:
+    return f"NUMBER#{e164}"
+
+
+def api_key_pk(key_hash: str) -> str:
+    return f"APIKEY#{key_hash}"
+
+
+def call_pk(call_id: str) -> str:
+    return f"CALL#{call_id}"
+
+
+def owner_gsi_pk(account_id: str) -> str:
+    return f"OWNER#{account_id}"
+
+
+def parent_gsi_pk(parent_batch_id: str) -> str:
+    return f"PARENT#{parent_batch_id}"
+
+
+def due_shard(batch_id: str) -> str:
+    # Spread the due index over a few partitions so no single key is hot.
+    return f"DUE#{zlib.crc32(batch_id.encode()) % DUE_SHARDS}"
+
+
+def all_due_shards() -> list[str]:
+    return [f"DUE#{n}" for n in range(DUE_SHARDS)]

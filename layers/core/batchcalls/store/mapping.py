@@ -1,0 +1,45 @@
+"""Explicit mapping between domain entities and DynamoDB items."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from batchcalls.models.domain import Batch, Recipient
+from batchcalls.store import keys
+
+# Item attributes that are keys or index keys, never domain fields.
+_BATCH_KEY_ATTRS = {"pk", "sk", "gsi1pk", "gsi1sk", "due_shard"}
+_RECIPIENT_KEY_ATTRS = {"pk", "sk"}
+
+
+def batch_to_item(batch: Batch) -> dict[str, Any]:
+    item = batch.model_dump(mode="json", exclude_none=True)
+    item["pk"] = keys.batch_pk(batch.id)
+    item["sk"] = keys.BATCH_META
+    # Always present; the item is in the sparse "due" index only while due_at is set.
+    item["due_shard"] = keys.due_shard(batch.id)
+    if batch.parent_batch_id:
+        # Runs of a series are listed under their parent (by occurrence), not in the account's list.
+        item["gsi1pk"] = keys.parent_gsi_pk(batch.parent_batch_id)
+        item["gsi1sk"] = f"{batch.occurrence_number or 0:06d}"
+    else:
+        item["gsi1pk"] = keys.owner_gsi_pk(batch.user_id)
+        item["gsi1sk"] = f"{batch.created_at}#{batch.id}"
+    return item
+
+
+def batch_from_item(item: dict[str, Any]) -> Batch:
+    return Batch.model_validate({k: v for k, v in item.items() if k not in _BATCH_KEY_ATTRS})
+
+
+def recipient_to_item(recipient: Recipient) -> dict[str, Any]:
+    item = recipient.model_dump(mode="json", exclude_none=True)
+    if not item.get("variables"):
+        item.pop("variables", None)
+    item["pk"] = keys.batch_pk(recipient.batch_id)
+    item["sk"] = recipient.sk
+    return item
+
+
+def recipient_from_item(item: dict[str, Any]) -> Recipient:
+    return Recipient.model_validate({k: v for k, v in item.items() if k not in _RECIPIENT_KEY_ATTRS})

@@ -1,0 +1,297 @@
+"""Recipients of a batch and every conditional transition of their status.
+
+The conditions here are what make the engine safe under duplicate SQS deliveries and
+repeated or reordered provider callbacks:
+
+* ``claim``      pending → calling, once per pass (ticket), bumps ``attempts``. Only one
+                 delivery of a dial message can win it, so no recipient is dialed twice.
+* ``advance``    forward-only move between non-final statuses of the *current* attempt.
+* ``finish``     the one final transition of an attempt, in the same transaction as the batch
+                 counter it adds to, so counters count each final status exactly once.
+* ``skip``       pending → skipped (cancelled batch), also with its counter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from batchcalls.domain.recipient_status import (
+    TERMINAL,
+    RecipientStatus,
+    counter_field,
+    statuses_before,
+)
+from batchcalls.models.domain import Recipient
+from batchcalls.store import keys
+from batchcalls.store.dynamo import (
+    deserialize,
+    is_condition_failure,
+    query_all,
+    serialize,
+    transaction_cancel_reasons,
+    values,
+)
+from batchcalls.store.mapping import recipient_from_item
+
+_IN_CALL = [
+    RecipientStatus.CALLING,
+    RecipientStatus.INITIATED,
+    RecipientStatus.RINGING,
+    RecipientStatus.IN_PROGRESS,
+]
+
+
+def _in_list(prefix: str, statuses: list[RecipientStatus]) -> tuple[str, dict[str, str]]:
+    names = {f":{prefix}{i}": s.value for i, s in enumerate(statuses)}
+    return ", ".join(names), names
+
+
+class RecipientStore:
+    def __init__(self, client: Any, table: str) -> None:
+        self._db = client
+        self._table = table
+
+    def _key(self, batch_id: str, sk: str) -> dict[str, Any]:
+        return serialize({"pk": keys.batch_pk(batch_id), "sk": sk})
+
+    def get(self, batch_id: str, sk: str) -> Recipient | None:
+        resp = self._db.get_item(TableName=self._table, Key=self._key(batch_id, sk), ConsistentRead=True)
+        item = resp.get("Item")
+        return recipient_from_item(deserialize(item)) if item else None
+
+    def list(self, batch_id: str) -> Iterator[Recipient]:
+        for item in query_all(
+            self._db,
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :r)",
+            ExpressionAttributeValues=values(pk=keys.batch_pk(batch_id), r="R#"),
+            ConsistentRead=True,
+        ):
+            yield recipient_from_item(item)
+
+    def pending_keys(self, batch_id: str) -> Iterator[str]:
+        for item in query_all(
+            self._db,
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :r)",
+            FilterExpression="#s = :pending",
+            ProjectionExpression="sk",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues=values(
+                pk=keys.batch_pk(batch_id), r="R#", pending=RecipientStatus.PENDING.value
+            ),
+            ConsistentRead=True,
+        ):
+            yield str(item["sk"])
+
+    def defer(self, batch_id: str, sk: str, ticket: str, now: str) -> bool:
+        """Mark a pending recipient as dealt with in this pass without dialing it."""
+        return self._update(
+            batch_id,
+            sk,
+            "SET ticket = :t, updated_at = :now",
+            "#s = :pending AND (attribute_not_exists(ticket) OR ticket <> :t)",
+            {":t": ticket, ":now": now, ":pending": RecipientStatus.PENDING.value},
+        )
+
+    def claim(self, batch_id: str, sk: str, ticket: str, task_token: str, now: str) -> int | None:
+        """pending → calling for this pass; returns the attempt number, or None if not ours."""
+        try:
+            resp = self._db.update_item(
+                TableName=self._table,
+                Key=self._key(batch_id, sk),
+                UpdateExpression=(
+                    "SET #s = :calling, ticket = :t, task_token = :tok, attempted_at = :now, "
+                    "updated_at = :now ADD attempts :one REMOVE call_id, answered_at, completed_at, "
+                    "duration_seconds, answered_by, error_message"
+                ),
+                ConditionExpression="#s = :pending AND (attribute_not_exists(ticket) OR ticket <> :t)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=values(
+                    calling=RecipientStatus.CALLING.value,
+                    pending=RecipientStatus.PENDING.value,
+                    t=ticket,
+                    tok=task_token,
+                    now=now,
+                    one=1,
+                ),
+                ReturnValues="UPDATED_NEW",
+            )
+        except Exception as exc:
+            if is_condition_failure(exc):
+                return None
+            raise
+        return int(deserialize(resp["Attributes"])["attempts"])
+
+    def release_claim(self, batch_id: str, sk: str, attempt: int, now: str) -> bool:
+        """calling → pending after a transient provider failure, so a later delivery may dial."""
+        return self._update(
+            batch_id,
+            sk,
+            "SET #s = :pending, updated_at = :now ADD attempts :minus REMOVE ticket, task_token",
+            "#s = :calling AND attempts = :a",
+            {
+                ":pending": RecipientStatus.PENDING.value,
+                ":calling": RecipientStatus.CALLING.value,
+                ":now": now,
+                ":a": attempt,
+                ":minus": -1,
+            },
+        )
+
+    def set_call_id(self, batch_id: str, sk: str, attempt: int, call_id: str) -> bool:
+        return self._update(
+            batch_id,
+            sk,
+            "SET call_id = :c",
+            "attempts = :a AND (attribute_not_exists(call_id) OR call_id = :c)",
+            {":c": call_id, ":a": attempt},
+        )
+
+    def put_call_pointer(self, call_id: str, batch_id: str, sk: str, attempt: int, now: str) -> None:
+        self._db.put_item(
+            TableName=self._table,
+            Item=serialize(
+                {
+                    "pk": keys.call_pk(call_id),
+                    "sk": "CALL",
+                    "batch_id": batch_id,
+                    "rk": sk,
+                    "attempt": attempt,
+                    "created_at": now,
+                }
+            ),
+        )
+
+    def advance(
+        self, batch_id: str, sk: str, attempt: int, status: RecipientStatus, fields: dict[str, Any]
+    ) -> bool:
+        """Move the current attempt forward to a non-final ``status``; False if stale or behind."""
+        placeholders, before = _in_list("b", [s for s in statuses_before(status) if s in _IN_CALL])
+        sets, vals, names = self._sets(fields)
+        return self._update(
+            batch_id,
+            sk,
+            "SET #s = :new" + sets,
+            f"attempts = :a AND #s IN ({placeholders})",
+            {":new": status.value, ":a": attempt, **before, **vals},
+            names,
+        )
+
+    def finish(
+        self,
+        batch_id: str,
+        sk: str,
+        attempt: int,
+        status: RecipientStatus,
+        fields: dict[str, Any],
+        now: str,
+    ) -> bool:
+        """The final transition of an attempt, once; adds to the batch counter in one transaction."""
+        placeholders, before = _in_list("b", _IN_CALL)
+        return self._final(
+            batch_id,
+            sk,
+            status,
+            fields,
+            now,
+            condition=f"attempts = :a AND #s IN ({placeholders})",
+            condition_values={":a": attempt, **before},
+        )
+
+    def skip(self, batch_id: str, sk: str, reason: str, now: str) -> bool:
+        """pending → skipped (cancelled batch, suppressed number), with its counter."""
+        return self._final(
+            batch_id,
+            sk,
+            RecipientStatus.SKIPPED,
+            {"error_message": reason, "completed_at": now},
+            now,
+            condition="#s = :pending",
+            condition_values={":pending": RecipientStatus.PENDING.value},
+        )
+
+    def _final(
+        self,
+        batch_id: str,
+        sk: str,
+        status: RecipientStatus,
+        fields: dict[str, Any],
+        now: str,
+        *,
+        condition: str,
+        condition_values: dict[str, Any],
+    ) -> bool:
+        assert status in TERMINAL
+        sets, vals, names = self._sets({**fields, "updated_at": now})
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": self._key(batch_id, sk),
+                            "UpdateExpression": "SET #s = :new" + sets,
+                            "ConditionExpression": condition,
+                            "ExpressionAttributeNames": {"#s": "status", **names},
+                            "ExpressionAttributeValues": serialize(
+                                {":new": status.value, **vals, **condition_values}
+                            ),
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": serialize({"pk": keys.batch_pk(batch_id), "sk": keys.BATCH_META}),
+                            "UpdateExpression": "SET updated_at = :now ADD #c :one",
+                            "ConditionExpression": "attribute_exists(pk)",
+                            "ExpressionAttributeNames": {"#c": counter_field(status)},
+                            "ExpressionAttributeValues": values(now=now, one=1),
+                        }
+                    },
+                ]
+            )
+        except Exception as exc:
+            reasons = transaction_cancel_reasons(exc)
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                return False
+            raise
+        return True
+
+    @staticmethod
+    def _sets(fields: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, str]]:
+        parts, vals, names = [], {}, {}
+        for i, (field, value) in enumerate(fields.items()):
+            if value is None:
+                continue
+            names[f"#f{i}"] = field
+            vals[f":f{i}"] = value
+            parts.append(f"#f{i} = :f{i}")
+        return ("".join(f", {p}" for p in parts), vals, names)
+
+    def _update(
+        self,
+        batch_id: str,
+        sk: str,
+        expression: str,
+        condition: str,
+        vals: dict[str, Any],
+        extra_names: dict[str, str] | None = None,
+    ) -> bool:
+        names = {"#s": "status", **(extra_names or {})}
+        used = {k: v for k, v in names.items() if k in expression or k in condition}
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=self._key(batch_id, sk),
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=used,
+                ExpressionAttributeValues=serialize(vals),
+            )
+        except Exception as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True

@@ -1,0 +1,33 @@
+"""The seeded demo account that makes the README's curl work verbatim."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from batchcalls.models.domain import Account, CallerNumber
+from batchcalls.services.auth import hash_api_key
+from batchcalls.services.context import get_context
+
+DEMO_ACCOUNT_ID = "a1b2c3d4-0000-4000-8000-000000000001"
+DEMO_CALLER_ID = "+16045551234"
+DEMO_AGENT_ID = "agent-demo"
+DEMO_CREDITS_MICROS = 100_000_000  # $100
+
+
+@dataclass
+class DemoAccount:
+    account_id: str
+    api_key: str
+    caller_id: str
+    agent_id: str
+
+
+def seed_demo(api_key: str) -> DemoAccount:
+    accounts = get_context().accounts
+    accounts.put_account(Account(id=DEMO_ACCOUNT_ID, name="Demo", timezone=None, max_concurrency=20))
+    accounts.put_api_key(hash_api_key(api_key), DEMO_ACCOUNT_ID, label="local demo key")
+    accounts.put_caller_number(
+        DEMO_ACCOUNT_ID, CallerNumber(phone_number=DEMO_CALLER_ID, active=True, agent_id=DEMO_AGENT_ID)
+    )
+    accounts.put_credits(DEMO_ACCOUNT_ID, DEMO_CREDITS_MICROS)
+    return DemoAccount(DEMO_ACCOUNT_ID, api_key, DEMO_CALLER_ID, DEMO_AGENT_ID)

@@ -1,0 +1,246 @@
+"""The offline stack: moto executing the real state machine, resources created from
+template.yaml, the handlers in-process behind a local API Gateway and Lambda endpoint, SQS
+pollers, the schedule, and the telephony simulator. ``make dev`` runs it; e2e tests start it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from local.api_gateway import ApiGateway
+from local.lambdas import LambdaEndpoint, LambdaRuntime
+from local.pollers import SqsPoller, Ticker
+from local.seed import DemoAccount, seed_demo
+from local.simulator import TelephonySimulator
+from local.template import REGION, STACK, Template
+
+logger = logging.getLogger("local.stack")
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCAL_TWILIO_SID = "AC" + "0" * 31 + "1"
+LOCAL_TWILIO_TOKEN = "local-simulator-auth-token"
+
+
+@dataclass
+class StackOptions:
+    port: int = 3000
+    host: str = "127.0.0.1"
+    api_key: str = "local-dev-key"
+    tick_seconds: float = 5.0
+    sim_env: dict[str, str] = field(default_factory=dict)  # LOCAL_SIM_* settings
+    extra_env: dict[str, str] = field(default_factory=dict)  # settings overrides (Settings names)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> StackOptions:
+        return cls(
+            port=int(environ.get("PORT") or 3000),
+            host=environ.get("HOST") or "127.0.0.1",
+            api_key=environ.get("LOCAL_API_KEY") or "local-dev-key",
+            tick_seconds=float(environ.get("LOCAL_TICK_SECONDS") or 5),
+            sim_env={k: v for k, v in environ.items() if k.startswith("LOCAL_SIM_")},
+        )
+
+
+class OfflineStack:
+    def __init__(self, options: StackOptions | None = None, root: Path = ROOT) -> None:
+        self.options = options or StackOptions()
+        self.root = root
+        self.template = Template.load(root)
+        self.queue_urls: dict[str, str] = {}  # arn → url
+        self._pollers: list[SqsPoller] = []
+        self._tickers: list[Ticker] = []
+        self._mock: Any = None
+        self._saved_env: dict[str, str | None] = {}
+        self.demo: DemoAccount | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> OfflineStack:
+        self._set_env(
+            {
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_SESSION_TOKEN": "testing",
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+                "AWS_PROFILE": None,
+            }
+        )
+        self.runtime = LambdaRuntime(self.template)
+        self.lambda_endpoint = LambdaEndpoint(self.runtime)
+        self.lambda_endpoint.start()
+        # moto's state machine reaches our handlers through Lambda's (passed-through) endpoint.
+        self._set_env({"AWS_ENDPOINT_URL_LAMBDA": self.lambda_endpoint.url})
+
+        from moto import mock_aws
+
+        self._mock = mock_aws(
+            config={
+                "stepfunctions": {"execute_state_machine": True},
+                "core": {"passthrough": {"services": ["lambda"]}},
+            }
+        )
+        self._mock.start()
+        self._reset_clients()
+        self._create_resources()
+
+        self.simulator = TelephonySimulator.from_env(
+            self.options.sim_env, account_sid=LOCAL_TWILIO_SID, auth_token=LOCAL_TWILIO_TOKEN
+        )
+        self.simulator.start()
+        self.api = ApiGateway(self.template, self.runtime, self.options.host, self.options.port)
+
+        env = self.template.function_environment()
+        env.update(
+            {
+                "PUBLIC_BASE_URL": self.api.url,
+                "AGENT_TWIML_URL": self.api.url + "/agents/{agent_id}/twiml",
+                "TWILIO_ACCOUNT_SID": LOCAL_TWILIO_SID,
+                "TWILIO_AUTH_TOKEN": LOCAL_TWILIO_TOKEN,
+                "TWILIO_API_BASE_URL": self.simulator.base_url,
+                **{k.upper(): v for k, v in self.options.extra_env.items()},
+            }
+        )
+        self._set_env(env)
+        self._reset_clients()
+        self.demo = seed_demo(self.options.api_key)
+
+        self.api.start()
+        for function, props in self.template.event_sources("SQS"):
+            arn = self.template.resolve(props["Queue"])
+            poller = SqsPoller(
+                self.runtime,
+                function,
+                self.queue_urls[arn],
+                arn,
+                batch_size=int(props.get("BatchSize", 10)),
+            )
+            poller.start()
+            self._pollers.append(poller)
+        for kind in ("Schedule", "ScheduleV2"):
+            for function, _props in self.template.event_sources(kind):
+                ticker = Ticker(self.runtime, function, self.options.tick_seconds)
+                ticker.start()
+                self._tickers.append(ticker)
+        return self
+
+    def stop(self) -> None:
+        for ticker in self._tickers:
+            ticker.stop()
+        for poller in self._pollers:
+            poller.stop()
+        for stoppable in ("api", "simulator", "lambda_endpoint"):
+            part = getattr(self, stoppable, None)
+            if part is not None:
+                try:
+                    part.stop()
+                except Exception:
+                    logger.exception("stopping %s", stoppable)
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+        self._reset_clients()
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+    def __enter__(self) -> OfflineStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def tick(self) -> Any:
+        """Fire the schedule now (tests)."""
+        return self._tickers[0].fire()
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _set_env(self, values: Mapping[str, str | None]) -> None:
+        for key, value in values.items():
+            self._saved_env.setdefault(key, os.environ.get(key))
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+    @staticmethod
+    def _reset_clients() -> None:
+        from batchcalls import aws
+        from batchcalls.config import get_settings
+        from batchcalls.services.context import set_context
+
+        aws.reset_clients()
+        get_settings.cache_clear()
+        set_context(None)
+
+    def _create_resources(self) -> None:
+        import boto3
+
+        t = self.template
+        for logical in t.functions():
+            t.refs[logical] = logical
+            t.attrs[(logical, "Arn")] = self.runtime.arn(logical)
+        for logical in t.of_type("AWS::Serverless::Api"):
+            t.refs[logical] = "local"
+
+        ddb = boto3.client("dynamodb", region_name=REGION)
+        for logical, res in t.of_type("AWS::DynamoDB::Table").items():
+            props = t.resolve(res["Properties"])
+            name = f"{STACK}-{logical}"
+            kwargs: dict[str, Any] = {
+                "TableName": name,
+                "AttributeDefinitions": props["AttributeDefinitions"],
+                "KeySchema": props["KeySchema"],
+                "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+            }
+            if props.get("GlobalSecondaryIndexes"):
+                kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+            ddb.create_table(**kwargs)
+            t.refs[logical] = name
+
+        s3 = boto3.client("s3", region_name=REGION)
+        for logical in t.of_type("AWS::S3::Bucket"):
+            name = f"{STACK}-{logical}".lower()
+            s3.create_bucket(Bucket=name)
+            t.refs[logical] = name
+
+        sqs = boto3.client("sqs", region_name=REGION)
+        queues = t.of_type("AWS::SQS::Queue")
+        # Dead-letter queues first: the others refer to them.
+        for logical, res in sorted(
+            queues.items(), key=lambda kv: "RedrivePolicy" in kv[1].get("Properties", {})
+        ):
+            props = t.resolve(res.get("Properties", {}))
+            attributes = {"VisibilityTimeout": str(props.get("VisibilityTimeout", 30))}
+            if "RedrivePolicy" in props:
+                attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
+            url = sqs.create_queue(QueueName=f"{STACK}-{logical}", Attributes=attributes)["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+                "QueueArn"
+            ]
+            t.refs[logical] = url
+            t.attrs[(logical, "Arn")] = arn
+            t.attrs[(logical, "QueueName")] = f"{STACK}-{logical}"
+            self.queue_urls[arn] = url
+
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        for logical, res in t.of_type("AWS::Serverless::StateMachine").items():
+            props = res["Properties"]
+            definition = (self.root / props["DefinitionUri"]).read_text()
+            for key, value in props.get("DefinitionSubstitutions", {}).items():
+                definition = definition.replace("${" + key + "}", str(t.resolve(value)))
+            arn = sfn.create_state_machine(
+                name=t.resolve(props["Name"]),
+                definition=definition,
+                roleArn=f"arn:aws:iam::123456789012:role/{logical}",
+                type=props.get("Type", "STANDARD"),
+            )["stateMachineArn"]
+            t.refs[logical] = arn

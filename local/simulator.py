@@ -829,7 +829,12 @@ class _TwilioApiHandler(BaseHTTPRequestHandler):
         if self.sim._stopping.is_set():
             self.close_connection = True  # a kept-alive connection outliving stop()
         path = urlsplit(self.path).path
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            self.close_connection = True
+            self._send_json(*_twilio_error(400, 20001, "Bad Content-Length"))
+            return
         raw = self.rfile.read(length) if length > 0 else b""
         try:
             status, body = self._route(method, path, raw)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from local import moto_atomic
 from local.api_gateway import ApiGateway
 from local.lambdas import LambdaEndpoint, LambdaRuntime
 from local.pollers import SqsPoller, Ticker
@@ -79,6 +80,7 @@ class OfflineStack:
 
         from moto import mock_aws
 
+        moto_atomic.apply()
         self._mock = mock_aws(
             config={
                 "stepfunctions": {"execute_state_machine": True},

@@ -8,6 +8,7 @@ from aws_lambda_powertools.utilities.batch import (
     process_partial_response,
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
 from batchcalls.models.messages import DialMessage
 from batchcalls.services.context import get_context
 from batchcalls.services.dial import dial

@@ -16,6 +16,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import pytest
+from twilio.base.exceptions import TwilioRestException
+
 from batchcalls.telephony.port import (
     CallRejected,
     CallRequest,
@@ -24,8 +26,6 @@ from batchcalls.telephony.port import (
     ProviderUnavailable,
 )
 from batchcalls.telephony.twilio_adapter import TwilioProvider, _translate
-from twilio.base.exceptions import TwilioRestException
-
 from local.simulator import TelephonySimulator
 
 ACCOUNT_SID = "AC" + "ab" * 16

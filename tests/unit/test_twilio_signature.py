@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from batchcalls.telephony.twilio_adapter import TwilioProvider
 
 # Twilio docs, "Webhooks security" → "Validating signatures from Twilio" (worked example).

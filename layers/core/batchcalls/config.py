@@ -34,14 +34,17 @@ class Settings(BaseModel):
     default_reserved_concurrency: int = 5
     ring_timeout_seconds: int = 30
     max_call_seconds: int = 3600
-    # Seconds a Map child waits for a call's final status before its Catch records it lost.
-    # Ring + max talk + margin; the state machine reads it from the Plan output.
+    # Seconds a Map child waits for a call's final status before its Catch records it lost;
+    # 0 = ring + max call time + margin. The state machine reads it from the Plan output.
+    dial_task_timeout_override_seconds: int = 0
     dial_task_timeout_margin_seconds: int = 120
     dial_fee_micros: int = 5000
     max_recipients_per_request: int = 10_000
 
     @property
     def dial_task_timeout_seconds(self) -> int:
+        if self.dial_task_timeout_override_seconds > 0:
+            return self.dial_task_timeout_override_seconds
         return self.ring_timeout_seconds + self.max_call_seconds + self.dial_task_timeout_margin_seconds
 
     @classmethod

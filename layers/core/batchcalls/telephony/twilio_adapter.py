@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+from requests.adapters import HTTPAdapter
 from twilio.base import values
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
@@ -69,6 +70,8 @@ class _RedirectingHttpClient(TwilioHttpClient):
 
     def __init__(self, base_url: str, timeout: float | None) -> None:
         super().__init__(timeout=timeout)
+        if self.session is not None:  # the SDK only sizes the https:// pool; match it for http
+            self.session.mount("http://", HTTPAdapter(pool_maxsize=32))
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"api_base_url must be an absolute http(s) URL, got {base_url!r}")

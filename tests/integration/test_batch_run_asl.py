@@ -1,0 +1,119 @@
+"""batch_run.asl.json executed by moto: the happy path and the timeout → Catch → lost-call path."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from batchcalls.domain.lifecycle import BatchStatus
+from batchcalls.domain.recipient_status import RecipientStatus
+from batchcalls.models.api import CreateBatchRequest
+from batchcalls.services.batches import create_batch
+from batchcalls.services.context import get_context
+from local.seed import DEMO_ACCOUNT_ID
+from local.stack import OfflineStack, StackOptions
+from tests.helpers import wait_for
+
+
+def _create(numbers: list[str]) -> str:
+    request = CreateBatchRequest.model_validate(
+        {
+            "name": "asl",
+            "caller_id": "+16045551234",
+            "recipients": [{"phone_number": n} for n in numbers],
+            "reserved_concurrency": 18,  # 2 slots
+        }
+    )
+    return create_batch(get_context(), DEMO_ACCOUNT_ID, request).id
+
+
+def _finished(batch_id: str) -> object:
+    batch = get_context().batches.get(batch_id)
+    return batch if batch and batch.status is BatchStatus.COMPLETED else None
+
+
+def _executions(stack: OfflineStack) -> list[dict[str, object]]:
+    sfn = get_context().sfn
+    arn = next(iter(stack.template.of_type("AWS::Serverless::StateMachine")))
+    return list(sfn.list_executions(stateMachineArn=stack.template.refs[arn])["executions"])
+
+
+@pytest.fixture
+def fast_stack() -> Iterator[OfflineStack]:
+    stack = OfflineStack(
+        StackOptions(
+            port=0,
+            tick_seconds=3600,
+            sim_env={"LOCAL_SIM_RING_SECONDS": "0.05", "LOCAL_SIM_TALK_SECONDS": "0.1"},
+        )
+    ).start()
+    yield stack
+    stack.stop()
+
+
+def test_a_pass_dials_everyone_and_completes(fast_stack: OfflineStack) -> None:
+    batch_id = _create(["+14155551231", "+14155551232", "+14155551237", "+14155551238", "+14155551239"])
+    batch = wait_for(lambda: _finished(batch_id), timeout=30)
+    assert batch.completed_count == 2 and batch.failed_count == 3  # type: ignore[attr-defined]
+    executions = _executions(fast_stack)
+    assert [e["name"] for e in executions] == [f"{batch_id}-r1-p1"]
+    assert executions[0]["status"] == "SUCCEEDED"
+    # The Map never had more than the batch's 2 slots in use.
+    assert fast_stack.simulator.peak_concurrency() <= 2
+    output = json.loads(
+        get_context().sfn.describe_execution(executionArn=executions[0]["executionArn"])["output"]
+    )
+    assert output["status"] == "completed"
+
+
+@pytest.fixture
+def silent_stack() -> Iterator[OfflineStack]:
+    # Calls last far longer than the dial task's 2 s timeout, and no status callback arrives.
+    stack = OfflineStack(
+        StackOptions(
+            port=0,
+            tick_seconds=3600,
+            sim_env={"LOCAL_SIM_RING_SECONDS": "0.05", "LOCAL_SIM_TALK_SECONDS": "60"},
+            extra_env={"dial_task_timeout_override_seconds": "2", "public_base_url": "http://127.0.0.1:9"},
+        )
+    ).start()
+    yield stack
+    stack.stop()
+
+
+def test_a_lost_final_status_times_out_into_the_catch(silent_stack: OfflineStack) -> None:
+    batch_id = _create(["+14155551231"])
+    batch = wait_for(lambda: _finished(batch_id), timeout=30)
+    recipient = next(get_context().recipients.list(batch_id))
+    assert recipient.status is RecipientStatus.FAILED
+    assert recipient.error_message == "No final call status arrived in time"
+    assert batch.failed_count == 1  # type: ignore[attr-defined]
+    # The lost call was hung up at the provider, so it does not run on unbilled.
+    call = silent_stack.simulator.calls[0]
+    wait_for(lambda: call.ended, timeout=5)
+
+
+@pytest.fixture
+def deaf_stack() -> Iterator[OfflineStack]:
+    # Status callbacks go nowhere (port 9 is closed), so every final status is lost in transit.
+    stack = OfflineStack(
+        StackOptions(
+            port=0,
+            tick_seconds=3600,
+            sim_env={"LOCAL_SIM_RING_SECONDS": "0.05", "LOCAL_SIM_TALK_SECONDS": "0.2"},
+            extra_env={"dial_task_timeout_override_seconds": "2", "public_base_url": "http://127.0.0.1:9"},
+        )
+    ).start()
+    yield stack
+    stack.stop()
+
+
+def test_a_lost_callback_is_reconciled_from_the_provider(deaf_stack: OfflineStack) -> None:
+    batch_id = _create(["+14155551231", "+14155551237"])
+    batch = wait_for(lambda: _finished(batch_id), timeout=30)
+    statuses = sorted(r.status.value for r in get_context().recipients.list(batch_id))
+    # The provider's final statuses win over "lost".
+    assert statuses == ["busy", "completed"]
+    assert batch.completed_count == 1 and batch.failed_count == 1  # type: ignore[attr-defined]

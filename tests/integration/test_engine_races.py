@@ -1,0 +1,168 @@
+"""The dialer and the call_status handler under duplicate deliveries, duplicated and
+reordered callbacks, and forged signatures (real DynamoDB semantics from moto)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import uuid
+
+import pytest
+
+from batchcalls.config import get_settings
+from batchcalls.domain.errors import Forbidden
+from batchcalls.domain.lifecycle import BatchStatus
+from batchcalls.domain.recipient_status import RecipientStatus
+from batchcalls.models.domain import Batch, Recipient
+from batchcalls.models.messages import DialMessage
+from batchcalls.services.call_status import apply_call_status
+from batchcalls.services.callbacks import status_callback_url
+from batchcalls.services.context import Context
+from batchcalls.services.dial import dial
+from local.seed import DEMO_ACCOUNT_ID
+from tests.helpers import AUTH_TOKEN, FakeProvider, SfnSpy, sign
+
+BASE = "https://api.example.test/v1"
+
+
+@pytest.fixture
+def ctx(quiet_stack: object) -> Context:
+    context = Context(settings=get_settings().model_copy(update={"public_base_url": BASE}))
+    context._provider = FakeProvider(AUTH_TOKEN)
+    context.__dict__["sfn"] = SfnSpy(context.sfn)
+    return context
+
+
+def make_batch(ctx: Context, numbers: list[str], status: BatchStatus = BatchStatus.RUNNING) -> Batch:
+    now = ctx.now_iso()
+    batch = Batch(
+        id=str(uuid.uuid4()),
+        user_id=DEMO_ACCOUNT_ID,
+        name="race",
+        caller_id="+16045551234",
+        status=status,
+        total_recipients=len(numbers),
+        created_at=now,
+        updated_at=now,
+        run_number=1,
+        pass_number=1,
+    )
+    recipients = [
+        Recipient(batch_id=batch.id, seq=i + 1, id=str(uuid.uuid4()), phone_number=n, sort_order=i)
+        for i, n in enumerate(numbers)
+    ]
+    ctx.batches.create(batch, recipients)
+    return batch
+
+
+def message(batch: Batch, seq: int = 1, token: str = "token-1") -> DialMessage:
+    return DialMessage(batch_id=batch.id, run=1, pass_number=1, rk=f"R#{seq:07d}", task_token=token)
+
+
+def callback(ctx: Context, batch: Batch, status: str, attempt: int = 1, **extra: str) -> str:
+    query = {"batch_id": batch.id, "rk": "R#0000001", "attempt": str(attempt)}
+    form = {"CallSid": "CA1", "CallStatus": status, **extra}
+    url = status_callback_url(BASE, batch.id, "R#0000001", attempt)
+    return apply_call_status(ctx, BASE, query, form, sign(url, form))
+
+
+def test_duplicate_delivery_dials_once(ctx: Context) -> None:
+    batch = make_batch(ctx, ["+14155551234"])
+    assert dial(ctx, message(batch)) == "dialed"
+    assert dial(ctx, message(batch)) == "duplicate"
+    assert len(ctx.provider.placed) == 1  # type: ignore[attr-defined]
+    recipient = ctx.recipients.get(batch.id, "R#0000001")
+    assert recipient is not None
+    assert recipient.status is RecipientStatus.CALLING
+    assert recipient.attempts == 1
+    assert recipient.call_id == "CA" + "1".zfill(32)
+    # The duplicate answered no task token (the first delivery's call will).
+    assert ctx.sfn.successes == []  # type: ignore[attr-defined]
+
+
+def test_concurrent_duplicate_deliveries_dial_once(ctx: Context) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    batch = make_batch(ctx, ["+14155551234"])
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(lambda _: dial(ctx, message(batch)), range(8)))
+    assert outcomes.count("dialed") == 1
+    assert len(ctx.provider.placed) == 1  # type: ignore[attr-defined]
+
+
+def test_callback_for_cancelled_batch_message_skips(ctx: Context) -> None:
+    batch = make_batch(ctx, ["+14155551234"], status=BatchStatus.CANCELLED)
+    assert dial(ctx, message(batch)) == "skipped"
+    recipient = ctx.recipients.get(batch.id, "R#0000001")
+    assert recipient is not None and recipient.status is RecipientStatus.SKIPPED
+    after = ctx.batches.get(batch.id)
+    assert after is not None and after.skipped_count == 1
+    assert ctx.provider.placed == []  # type: ignore[attr-defined]
+
+
+SEQUENCE = ["initiated", "ringing", "in-progress", "completed"]
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(SEQUENCE))[::3])
+def test_reordered_and_duplicated_callbacks_end_completed_once(ctx: Context, order: tuple[str, ...]) -> None:
+    batch = make_batch(ctx, ["+14155551234"])
+    dial(ctx, message(batch, token="tok"))
+    outcomes = [callback(ctx, batch, status, CallDuration="42") for status in order + order]
+    recipient = ctx.recipients.get(batch.id, "R#0000001")
+    after = ctx.batches.get(batch.id)
+    assert recipient is not None and after is not None
+    assert recipient.status is RecipientStatus.COMPLETED
+    assert recipient.duration_seconds == 42
+    assert outcomes.count("finished") == 1
+    assert after.completed_count == 1 and after.failed_count == 0
+    # The Map child's token is answered exactly once, by the final transition.
+    assert [json.loads(out)["outcome"] for _, out in ctx.sfn.successes] == ["completed"]  # type: ignore[attr-defined]
+
+
+def test_status_never_moves_backwards(ctx: Context) -> None:
+    batch = make_batch(ctx, ["+14155551234"])
+    dial(ctx, message(batch))
+    assert callback(ctx, batch, "in-progress", AnsweredBy="human") == "advanced"
+    assert callback(ctx, batch, "ringing") == "stale"
+    recipient = ctx.recipients.get(batch.id, "R#0000001")
+    assert recipient is not None and recipient.status is RecipientStatus.IN_PROGRESS
+    assert recipient.answered_by == "human"
+
+
+def test_callback_of_an_old_attempt_is_ignored(ctx: Context) -> None:
+    batch = make_batch(ctx, ["+14155551234"])
+    dial(ctx, message(batch))
+    assert callback(ctx, batch, "completed", attempt=7) == "stale"
+    recipient = ctx.recipients.get(batch.id, "R#0000001")
+    assert recipient is not None and recipient.status is RecipientStatus.CALLING
+
+
+def test_forged_signature_is_refused_and_changes_nothing(ctx: Context) -> None:
+    batch = make_batch(ctx, ["+14155551234"])
+    dial(ctx, message(batch))
+    query = {"batch_id": batch.id, "rk": "R#0000001", "attempt": "1"}
+    form = {"CallSid": "CA1", "CallStatus": "completed"}
+    url = status_callback_url(BASE, batch.id, "R#0000001", 1)
+    forged = sign(url, form, auth_token="not-the-token")
+    with pytest.raises(Forbidden):
+        apply_call_status(ctx, BASE, query, form, forged)
+    tampered = sign(url, {**form, "CallStatus": "busy"})
+    with pytest.raises(Forbidden):
+        apply_call_status(ctx, BASE, query, form, tampered)
+    with pytest.raises(Forbidden):
+        apply_call_status(ctx, BASE, query, form, "")
+    recipient = ctx.recipients.get(batch.id, "R#0000001")
+    after = ctx.batches.get(batch.id)
+    assert recipient is not None and recipient.status is RecipientStatus.CALLING
+    assert after is not None and after.completed_count == 0
+
+
+def test_busy_counts_as_failed_with_reason(ctx: Context) -> None:
+    batch = make_batch(ctx, ["+14155551237"])
+    dial(ctx, message(batch))
+    assert callback(ctx, batch, "busy", SipResponseCode="486") == "finished"
+    recipient = ctx.recipients.get(batch.id, "R#0000001")
+    after = ctx.batches.get(batch.id)
+    assert recipient is not None and recipient.status is RecipientStatus.BUSY
+    assert recipient.error_message == "Line busy (SIP 486)"
+    assert after is not None and after.failed_count == 1 and after.completed_count == 0

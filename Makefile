@@ -19,7 +19,7 @@ dev: $(STAMP)
 
 test: $(STAMP) cfn-lint
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
@@ -43,7 +43,7 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 bench: $(STAMP)
-	$(BIN)/python -m bench.makespan
+	$(BIN)/python -m bench.makespan $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .aws-sam .mypy_cache .ruff_cache

@@ -7,6 +7,7 @@ import importlib.util
 import json
 import logging
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable
@@ -50,6 +51,7 @@ class LambdaRuntime:
             spec.loader.exec_module(module)
             self._handlers[logical] = getattr(module, func)
         self.invocations: dict[str, int] = {name: 0 for name in self._handlers}
+        self.busy_seconds: dict[str, float] = {name: 0.0 for name in self._handlers}
         self._lock = threading.Lock()
 
     def arn(self, logical: str) -> str:
@@ -59,7 +61,12 @@ class LambdaRuntime:
         with self._lock:
             self.invocations[logical] += 1
         context = LambdaContext(function_name=logical, aws_request_id=str(uuid.uuid4()))
-        return self._handlers[logical](event, context)
+        started = time.perf_counter()
+        try:
+            return self._handlers[logical](event, context)
+        finally:
+            with self._lock:
+                self.busy_seconds[logical] += time.perf_counter() - started
 
     def name_from(self, function: str) -> str:
         name = unquote(function).split(":function:")[-1].split(":")[0]
@@ -120,8 +127,7 @@ class LambdaEndpoint:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self._server.server_port}"
 
     def start(self) -> None:
         self._thread.start()

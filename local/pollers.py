@@ -59,7 +59,7 @@ class SqsPoller:
                     QueueUrl=self.queue_url,
                     MaxNumberOfMessages=self.batch_size,
                     AttributeNames=["All"],
-                    WaitTimeSeconds=0,
+                    WaitTimeSeconds=1,  # long poll: moto wakes on a new message
                 )
             except Exception:
                 self._slots.release()

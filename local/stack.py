@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from local import moto_atomic
+from local import moto_tuning
 from local.api_gateway import ApiGateway
 from local.lambdas import LambdaEndpoint, LambdaRuntime
 from local.pollers import SqsPoller, Ticker
@@ -61,7 +62,12 @@ class OfflineStack:
 
     # -- lifecycle -------------------------------------------------------------------------
 
+    _running: OfflineStack | None = None  # one stack per process: it owns the moto backends and env
+
     def start(self) -> OfflineStack:
+        if OfflineStack._running is not None:
+            raise RuntimeError("another OfflineStack is running in this process; stop it first")
+        OfflineStack._running = self
         self._set_env(
             {
                 "AWS_ACCESS_KEY_ID": "testing",
@@ -80,7 +86,10 @@ class OfflineStack:
 
         from moto import mock_aws
 
-        moto_atomic.apply()
+        moto_tuning.apply()
+        # Every service shares this interpreter; a short GIL switch interval keeps the hand-offs
+        # of a dial (queue → dialer → simulator → webhook → state machine) from waiting 5 ms each.
+        sys.setswitchinterval(0.001)
         self._mock = mock_aws(
             config={
                 "stepfunctions": {"execute_state_machine": True},
@@ -132,6 +141,8 @@ class OfflineStack:
         return self
 
     def stop(self) -> None:
+        if OfflineStack._running is self:
+            OfflineStack._running = None
         for ticker in self._tickers:
             ticker.stop()
         for poller in self._pollers:

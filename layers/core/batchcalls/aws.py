@@ -13,7 +13,7 @@ _CONFIG = Config(retries={"mode": "standard", "max_attempts": 4})
 
 @cache
 def client(service: str) -> Any:
-    return boto3.client(service, config=_CONFIG)  # type: ignore[call-overload]
+    return boto3.client(service, config=_CONFIG)
 
 
 def reset_clients() -> None:

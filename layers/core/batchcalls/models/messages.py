@@ -39,6 +39,7 @@ class DialMessage(RunPass):
     """One SQS message of the dial queue: dial this recipient in this pass, answer this token."""
 
     rk: str  # recipient sort key
+    to: str | None = None  # the recipient's number, from the manifest
     task_token: str
 
 

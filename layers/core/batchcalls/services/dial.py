@@ -45,23 +45,25 @@ def dial(ctx: Context, message: DialMessage) -> str:
             else "duplicate"
         )
 
-    recipient = ctx.recipients.get(batch_id, rk)
-    if recipient is None:
-        return answer("stale")
-    if recipient.status is not RecipientStatus.PENDING or recipient.ticket == message.ticket:
-        return "duplicate"
-
     if batch.status is not BatchStatus.RUNNING or not window.is_open(batch.window, now, batch.timezone):
         return (
             answer("deferred") if ctx.recipients.defer(batch_id, rk, message.ticket, now_iso) else "duplicate"
         )
 
+    to = message.to
+    if to is None:
+        recipient = ctx.recipients.get(batch_id, rk)
+        if recipient is None:
+            return answer("stale")
+        to = recipient.phone_number
+    # The conditional pending → calling write: a second delivery of this message finds the
+    # recipient no longer pending (or already dealt with in this pass) and dials nothing.
     attempt = ctx.recipients.claim(batch_id, rk, message.ticket, message.task_token, now_iso)
     if attempt is None:
         return "duplicate"
 
     request = CallRequest(
-        to=recipient.phone_number,
+        to=to,
         from_=batch.caller_id,
         status_callback_url=status_callback_url(ctx.settings.public_base_url, batch_id, rk, attempt),
         twiml_url=agent_twiml_url(ctx.settings, batch.agent_id, batch_id, rk),

@@ -23,7 +23,8 @@ def plan_pass(ctx: Context, run_pass: RunPass) -> PlanResult:
     batch = ctx.batches.get(run_pass.batch_id)
     if batch is None or batch.status is not BatchStatus.RUNNING or batch.run_number != run_pass.run:
         return empty
-    pending = [{"rk": rk} for rk in ctx.recipients.pending_keys(batch.id)]
+    # The number travels with the message so the dialer needs no read to dial it.
+    pending = [{"rk": rk, "to": to} for rk, to in ctx.recipients.pending_keys(batch.id)]
     if not pending:
         return empty
     account = ctx.accounts.get_account(batch.user_id)

@@ -70,20 +70,21 @@ class RecipientStore:
         ):
             yield recipient_from_item(item)
 
-    def pending_keys(self, batch_id: str) -> Iterator[str]:
+    def pending_keys(self, batch_id: str) -> Iterator[tuple[str, str]]:
+        """(sort key, phone number) of every pending recipient."""
         for item in query_all(
             self._db,
             TableName=self._table,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :r)",
             FilterExpression="#s = :pending",
-            ProjectionExpression="sk",
+            ProjectionExpression="sk, phone_number",
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues=values(
                 pk=keys.batch_pk(batch_id), r="R#", pending=RecipientStatus.PENDING.value
             ),
             ConsistentRead=True,
         ):
-            yield str(item["sk"])
+            yield str(item["sk"]), str(item["phone_number"])
 
     def defer(self, batch_id: str, sk: str, ticket: str, now: str) -> bool:
         """Mark a pending recipient as dealt with in this pass without dialing it."""

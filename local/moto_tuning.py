@@ -67,6 +67,7 @@ def apply() -> None:
     _fast_item_responses()
     _cached_state_machine_clients()
     _cached_json_paths()
+    _cached_pure_helpers()
     _applied = True
 
 
@@ -199,3 +200,19 @@ def _cached_json_paths() -> None:
     from moto.stepfunctions.parser.asl.utils import json_path
 
     json_path.parse = functools.lru_cache(maxsize=4096)(json_path.parse)
+
+
+def _cached_pure_helpers() -> None:
+    """Pure functions moto and botocore run on every request, memoised."""
+    import botocore.useragent
+    import moto.core.responses
+    import moto.core.utils
+
+    names = functools.lru_cache(maxsize=512)(moto.core.utils.method_names_from_class)
+    snake = functools.lru_cache(maxsize=4096)(moto.core.utils.camelcase_to_underscores)
+    for module in (moto.core.utils, moto.core.responses):
+        module.method_names_from_class = names  # type: ignore[attr-defined]
+        module.camelcase_to_underscores = snake  # type: ignore[attr-defined]
+    botocore.useragent.sanitize_user_agent_string_component = functools.lru_cache(maxsize=4096)(
+        botocore.useragent.sanitize_user_agent_string_component
+    )

@@ -117,3 +117,36 @@ def test_a_lost_callback_is_reconciled_from_the_provider(deaf_stack: OfflineStac
     # The provider's final statuses win over "lost".
     assert statuses == ["busy", "completed"]
     assert batch.completed_count == 1 and batch.failed_count == 1  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def unruly_stack() -> Iterator[OfflineStack]:
+    # Every callback twice, and each call's callbacks shuffled (never in their real order).
+    stack = OfflineStack(
+        StackOptions(
+            port=0,
+            tick_seconds=3600,
+            sim_env={
+                "LOCAL_SIM_RING_SECONDS": "0.05",
+                "LOCAL_SIM_TALK_SECONDS": "0.1",
+                "LOCAL_SIM_DUPLICATE_CALLBACKS": "true",
+                "LOCAL_SIM_REORDER_CALLBACKS": "true",
+            },
+        )
+    ).start()
+    yield stack
+    stack.stop()
+
+
+def test_duplicated_and_reordered_callbacks_count_once(unruly_stack: OfflineStack) -> None:
+    numbers = [f"+1415555{n:04d}" for n in range(2000, 2020)]
+    batch_id = _create(numbers)
+    batch = wait_for(lambda: _finished(batch_id), timeout=60)
+    recipients = list(get_context().recipients.list(batch_id))
+    by_digit = {r.phone_number[-1]: r.status for r in recipients}
+    assert by_digit["7"] is RecipientStatus.BUSY and by_digit["8"] is RecipientStatus.NO_ANSWER
+    assert by_digit["9"] is RecipientStatus.FAILED and by_digit["1"] is RecipientStatus.COMPLETED
+    assert all(r.attempts == 1 for r in recipients)
+    # 20 numbers ending 0..9 twice: 7, 8, 9 fail → 6 failed, 14 completed; each counted once.
+    assert batch.completed_count == 14 and batch.failed_count == 6  # type: ignore[attr-defined]
+    assert len(unruly_stack.simulator.calls) == 20

@@ -40,17 +40,24 @@ def _executions(stack: OfflineStack) -> list[dict[str, object]]:
     return list(sfn.list_executions(stateMachineArn=stack.template.refs[arn])["executions"])
 
 
+def _stack(talk_seconds: str = "0.1", **options: str) -> Iterator[OfflineStack]:
+    """A stack with fast calls; ``options`` are LOCAL_SIM_* flags (lower case, no prefix) or
+    settings overrides (``settings_*``)."""
+    sim_env = {"LOCAL_SIM_RING_SECONDS": "0.05", "LOCAL_SIM_TALK_SECONDS": talk_seconds}
+    sim_env.update({f"LOCAL_SIM_{k.upper()}": v for k, v in options.items() if not k.startswith("settings_")})
+    extra_env = {k.removeprefix("settings_"): v for k, v in options.items() if k.startswith("settings_")}
+    stack = OfflineStack(
+        StackOptions(port=0, tick_seconds=3600, sim_env=sim_env, extra_env=extra_env)
+    ).start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
 @pytest.fixture
 def fast_stack() -> Iterator[OfflineStack]:
-    stack = OfflineStack(
-        StackOptions(
-            port=0,
-            tick_seconds=3600,
-            sim_env={"LOCAL_SIM_RING_SECONDS": "0.05", "LOCAL_SIM_TALK_SECONDS": "0.1"},
-        )
-    ).start()
-    yield stack
-    stack.stop()
+    yield from _stack()
 
 
 def test_a_pass_dials_everyone_and_completes(fast_stack: OfflineStack) -> None:
@@ -71,16 +78,9 @@ def test_a_pass_dials_everyone_and_completes(fast_stack: OfflineStack) -> None:
 @pytest.fixture
 def silent_stack() -> Iterator[OfflineStack]:
     # Calls last far longer than the dial task's 2 s timeout, and no status callback arrives.
-    stack = OfflineStack(
-        StackOptions(
-            port=0,
-            tick_seconds=3600,
-            sim_env={"LOCAL_SIM_RING_SECONDS": "0.05", "LOCAL_SIM_TALK_SECONDS": "60"},
-            extra_env={"dial_task_timeout_override_seconds": "2", "public_base_url": "http://127.0.0.1:9"},
-        )
-    ).start()
-    yield stack
-    stack.stop()
+    yield from _stack(
+        "60", settings_dial_task_timeout_override_seconds="2", settings_public_base_url="http://127.0.0.1:9"
+    )
 
 
 def test_a_lost_final_status_times_out_into_the_catch(silent_stack: OfflineStack) -> None:
@@ -98,16 +98,9 @@ def test_a_lost_final_status_times_out_into_the_catch(silent_stack: OfflineStack
 @pytest.fixture
 def deaf_stack() -> Iterator[OfflineStack]:
     # Status callbacks go nowhere (port 9 is closed), so every final status is lost in transit.
-    stack = OfflineStack(
-        StackOptions(
-            port=0,
-            tick_seconds=3600,
-            sim_env={"LOCAL_SIM_RING_SECONDS": "0.05", "LOCAL_SIM_TALK_SECONDS": "0.2"},
-            extra_env={"dial_task_timeout_override_seconds": "2", "public_base_url": "http://127.0.0.1:9"},
-        )
-    ).start()
-    yield stack
-    stack.stop()
+    yield from _stack(
+        "0.2", settings_dial_task_timeout_override_seconds="2", settings_public_base_url="http://127.0.0.1:9"
+    )
 
 
 def test_a_lost_callback_is_reconciled_from_the_provider(deaf_stack: OfflineStack) -> None:
@@ -122,20 +115,7 @@ def test_a_lost_callback_is_reconciled_from_the_provider(deaf_stack: OfflineStac
 @pytest.fixture
 def unruly_stack() -> Iterator[OfflineStack]:
     # Every callback twice, and each call's callbacks shuffled (never in their real order).
-    stack = OfflineStack(
-        StackOptions(
-            port=0,
-            tick_seconds=3600,
-            sim_env={
-                "LOCAL_SIM_RING_SECONDS": "0.05",
-                "LOCAL_SIM_TALK_SECONDS": "0.1",
-                "LOCAL_SIM_DUPLICATE_CALLBACKS": "true",
-                "LOCAL_SIM_REORDER_CALLBACKS": "true",
-            },
-        )
-    ).start()
-    yield stack
-    stack.stop()
+    yield from _stack(duplicate_callbacks="true", reorder_callbacks="true")
 
 
 def test_duplicated_and_reordered_callbacks_count_once(unruly_stack: OfflineStack) -> None:

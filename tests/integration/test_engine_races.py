@@ -166,3 +166,65 @@ def test_busy_counts_as_failed_with_reason(ctx: Context) -> None:
     assert recipient is not None and recipient.status is RecipientStatus.BUSY
     assert recipient.error_message == "Line busy (SIP 486)"
     assert after is not None and after.failed_count == 1 and after.completed_count == 0
+
+
+def test_lost_answer_from_the_provider_is_never_redialed(ctx: Context) -> None:
+    from batchcalls.telephony.port import CallOutcomeUnknown
+
+    batch = make_batch(ctx, ["+14155551234"])
+    provider = ctx.provider
+    provider.fail_with = CallOutcomeUnknown("read timeout")  # type: ignore[attr-defined]
+    assert dial(ctx, message(batch)) == "unknown"
+    provider.fail_with = None  # type: ignore[attr-defined]
+    assert dial(ctx, message(batch)) == "duplicate"  # the redelivery does not dial again
+    recipient = ctx.recipients.get(batch.id, "R#0000001")
+    assert recipient is not None and recipient.status is RecipientStatus.CALLING
+    assert provider.placed == []  # type: ignore[attr-defined]
+
+
+def test_provider_down_gives_the_claim_back_for_the_redelivery(ctx: Context) -> None:
+    from batchcalls.telephony.port import ProviderUnavailable
+
+    batch = make_batch(ctx, ["+14155551234"])
+    provider = ctx.provider
+    provider.fail_with = ProviderUnavailable("connection refused")  # type: ignore[attr-defined]
+    with pytest.raises(ProviderUnavailable):
+        dial(ctx, message(batch))
+    provider.fail_with = None  # type: ignore[attr-defined]
+    assert dial(ctx, message(batch)) == "dialed"
+    recipient = ctx.recipients.get(batch.id, "R#0000001")
+    assert recipient is not None and recipient.attempts == 1 and recipient.status is RecipientStatus.CALLING
+
+
+def test_rejected_call_fails_the_recipient_and_answers_the_token(ctx: Context) -> None:
+    from batchcalls.telephony.port import CallRejected
+
+    batch = make_batch(ctx, ["+14155551234"])
+    ctx.provider.fail_with = CallRejected("The 'To' number is not valid")  # type: ignore[attr-defined]
+    assert dial(ctx, message(batch, token="t")) == "failed"
+    recipient = ctx.recipients.get(batch.id, "R#0000001")
+    after = ctx.batches.get(batch.id)
+    assert recipient is not None and recipient.status is RecipientStatus.FAILED
+    assert recipient.error_message == "Call rejected: The 'To' number is not valid"
+    assert after is not None and after.failed_count == 1
+    assert [json.loads(out)["outcome"] for _, out in ctx.sfn.successes] == ["failed"]  # type: ignore[attr-defined]
+
+
+def test_refused_credentials_fail_the_batch_and_keep_the_recipient_pending(ctx: Context) -> None:
+    from batchcalls.telephony.port import ProviderAuthError
+
+    batch = make_batch(ctx, ["+14155551234"])
+    ctx.provider.fail_with = ProviderAuthError("Authenticate")  # type: ignore[attr-defined]
+    assert dial(ctx, message(batch)) == "deferred"
+    recipient = ctx.recipients.get(batch.id, "R#0000001")
+    after = ctx.batches.get(batch.id)
+    assert recipient is not None and recipient.status is RecipientStatus.PENDING
+    assert after is not None and after.status is BatchStatus.FAILED
+    assert "credentials" in (after.failure_reason or "")
+
+
+def test_number_from_the_manifest_needs_no_read(ctx: Context) -> None:
+    batch = make_batch(ctx, ["+14155551234"])
+    msg = message(batch).model_copy(update={"to": "+14155551234"})
+    assert dial(ctx, msg) == "dialed"
+    assert ctx.provider.placed[0].to == "+14155551234"  # type: ignore[attr-defined]

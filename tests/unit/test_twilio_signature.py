@@ -88,3 +88,14 @@ def test_explicit_default_port_is_accepted(provider: TwilioProvider) -> None:
     # Twilio may sign with or without :443; the SDK validator tries both.
     url = "https://mycompany.com:443/myapp.php?foo=1&bar=2"
     assert provider.validate_signature(url, DOCS_PARAMS, DOCS_SIGNATURE)
+
+
+def test_only_certainly_unsent_requests_count_as_retryable() -> None:
+    import requests
+
+    from batchcalls.telephony.twilio_adapter import _may_have_been_sent
+
+    assert not _may_have_been_sent(requests.ConnectTimeout("connect timed out"))
+    assert not _may_have_been_sent(requests.ConnectionError("NewConnectionError: Connection refused"))
+    assert _may_have_been_sent(requests.ReadTimeout("read timed out"))
+    assert _may_have_been_sent(requests.ConnectionError("RemoteDisconnected('closed without response')"))

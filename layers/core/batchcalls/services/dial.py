@@ -17,7 +17,7 @@ from batchcalls.models.messages import DialMessage, DialOutcome
 from batchcalls.services.callbacks import agent_twiml_url, status_callback_url
 from batchcalls.services.context import Context
 from batchcalls.services.tokens import answer_task
-from batchcalls.telephony.port import CallRejected, CallRequest, ProviderAuthError
+from batchcalls.telephony.port import CallOutcomeUnknown, CallRejected, CallRequest, ProviderAuthError
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +97,11 @@ def dial(ctx: Context, message: DialMessage) -> str:
             remove_fields=["due_at"],
         )
         return answer("deferred")
+    except CallOutcomeUnknown:
+        # The call may exist: keep the claim (no second dial). Its callbacks still find the
+        # recipient; without them the Map child times out and the lost-call path settles it.
+        logger.warning("outcome of dialing %s/%s unknown; not retried", batch_id, rk)
+        return "unknown"
     except Exception:
         # Transient: give the claim back so the redelivery (after the visibility timeout) dials.
         ctx.recipients.release_claim(batch_id, rk, attempt, now_iso)

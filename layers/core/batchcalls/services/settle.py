@@ -38,17 +38,19 @@ def settle_pass(ctx: Context, run_pass: RunPass) -> dict[str, object]:
         recipients = list(ctx.recipients.list(batch.id))
 
     counts = status_counts(recipients)
-    ctx.batches.set_counters(
-        batch.id,
-        {
-            "completed_count": counts[RecipientStatus.COMPLETED.value],
-            "failed_count": sum(counts[s.value] for s in FAILED_OUTCOMES),
-            "skipped_count": counts[RecipientStatus.SKIPPED.value],
-        },
-        now_iso,
-    )
     pending = counts[RecipientStatus.PENDING.value]
     in_call = sum(counts[s.value] for s in _IN_CALL)
+    if in_call == 0:
+        # No call can finish concurrently now, so the recount cannot lose an increment.
+        ctx.batches.set_counters(
+            batch.id,
+            {
+                "completed_count": counts[RecipientStatus.COMPLETED.value],
+                "failed_count": sum(counts[s.value] for s in FAILED_OUTCOMES),
+                "skipped_count": counts[RecipientStatus.SKIPPED.value],
+            },
+            now_iso,
+        )
     if batch.status not in (BatchStatus.RUNNING, BatchStatus.PAUSED):
         return {"status": batch.status.value, "pending": pending}
     if pending == 0 and in_call == 0:

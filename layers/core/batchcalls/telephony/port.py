@@ -56,6 +56,14 @@ class ProviderUnavailable(ProviderError):
     """A transient failure (network, 5xx, rate limit): the same request may succeed later."""
 
 
+class CallOutcomeUnknown(ProviderError):
+    """The request may have reached the provider (the answer was lost): the call may exist.
+
+    Never retried — a retry could dial the person twice. Its status callbacks, if the call
+    exists, still find the recipient; if none come, the lost-call path settles it.
+    """
+
+
 class TelephonyProvider(Protocol):
     def place_call(self, request: CallRequest) -> PlacedCall: ...
 

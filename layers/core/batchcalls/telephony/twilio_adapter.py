@@ -26,6 +26,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from batchcalls.telephony.port import (
+    CallOutcomeUnknown,
     CallRejected,
     CallRequest,
     PlacedCall,
@@ -146,6 +147,8 @@ class TwilioProvider:
         except (TwilioRestException, TwilioServiceException) as exc:
             raise _translate(exc, "place the call") from exc
         except requests.RequestException as exc:
+            if _may_have_been_sent(exc):
+                raise CallOutcomeUnknown(f"Twilio's answer was lost ({type(exc).__name__})") from exc
             raise _unreachable(exc) from exc
         return PlacedCall(call_id=str(call.sid), status=str(call.status or "queued"))
 
@@ -218,6 +221,18 @@ def _twilio_message(exc: TwilioRestException | TwilioServiceException) -> str:
     # The SDK prefixes Twilio's own message with "Unable to create record: " and the like.
     _, sep, rest = message.partition(": ")
     return rest if sep and message.startswith("Unable to ") else message
+
+
+def _may_have_been_sent(exc: requests.RequestException) -> bool:
+    """False only when the request certainly never reached Twilio (no connection was made)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return False
+    if isinstance(exc, requests.ConnectionError):
+        text = repr(exc)
+        return not any(
+            mark in text for mark in ("NewConnectionError", "NameResolutionError", "Connection refused")
+        )
+    return isinstance(exc, requests.Timeout | requests.exceptions.ChunkedEncodingError)
 
 
 def _unreachable(exc: requests.RequestException) -> ProviderUnavailable:

@@ -183,7 +183,7 @@ def test_health_and_cors_preflight(stack: OfflineStack) -> None:
 def test_forged_webhook_is_refused_over_http(client: Client, stack: OfflineStack) -> None:
     batch = _create(client, {**EXAMPLE, "status": "draft"})
     resp = requests.post(
-        f"{stack.api.url}/webhooks/twilio/status?batch_id={batch['id']}&rk=R%230000001&attempt=1",
+        f"{stack.api.url}/webhooks/twilio/status?batch_id={batch['id']}&rk=R%230000001&ticket=1%3A1",
         data={"CallSid": "CA1", "CallStatus": "completed"},
         headers={"X-Twilio-Signature": "forged"},
         timeout=5,

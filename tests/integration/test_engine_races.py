@@ -59,10 +59,10 @@ def message(batch: Batch, seq: int = 1, token: str = "token-1") -> DialMessage:
     return DialMessage(batch_id=batch.id, run=1, pass_number=1, rk=f"R#{seq:07d}", task_token=token)
 
 
-def callback(ctx: Context, batch: Batch, status: str, attempt: int = 1, **extra: str) -> str:
-    query = {"batch_id": batch.id, "rk": "R#0000001", "attempt": str(attempt)}
+def callback(ctx: Context, batch: Batch, status: str, ticket: str = "1:1", **extra: str) -> str:
+    query = {"batch_id": batch.id, "rk": "R#0000001", "ticket": ticket}
     form = {"CallSid": "CA1", "CallStatus": status, **extra}
-    url = status_callback_url(BASE, batch.id, "R#0000001", attempt)
+    url = status_callback_url(BASE, batch.id, "R#0000001", ticket)
     return apply_call_status(ctx, BASE, query, form, sign(url, form))
 
 
@@ -132,7 +132,7 @@ def test_status_never_moves_backwards(ctx: Context) -> None:
 def test_callback_of_an_old_attempt_is_ignored(ctx: Context) -> None:
     batch = make_batch(ctx, ["+14155551234"])
     dial(ctx, message(batch))
-    assert callback(ctx, batch, "completed", attempt=7) == "stale"
+    assert callback(ctx, batch, "completed", ticket="1:7") == "stale"
     recipient = ctx.recipients.get(batch.id, "R#0000001")
     assert recipient is not None and recipient.status is RecipientStatus.CALLING
 
@@ -140,9 +140,9 @@ def test_callback_of_an_old_attempt_is_ignored(ctx: Context) -> None:
 def test_forged_signature_is_refused_and_changes_nothing(ctx: Context) -> None:
     batch = make_batch(ctx, ["+14155551234"])
     dial(ctx, message(batch))
-    query = {"batch_id": batch.id, "rk": "R#0000001", "attempt": "1"}
+    query = {"batch_id": batch.id, "rk": "R#0000001", "ticket": "1:1"}
     form = {"CallSid": "CA1", "CallStatus": "completed"}
-    url = status_callback_url(BASE, batch.id, "R#0000001", 1)
+    url = status_callback_url(BASE, batch.id, "R#0000001", "1:1")
     forged = sign(url, form, auth_token="not-the-token")
     with pytest.raises(Forbidden):
         apply_call_status(ctx, BASE, query, form, forged)

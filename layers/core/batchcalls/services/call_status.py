@@ -31,10 +31,10 @@ def apply_call_status(
 ) -> str:
     """Apply one signed status callback that arrived at ``base_url``; returns what happened."""
     try:
-        batch_id, rk, attempt = query["batch_id"], query["rk"], int(query["attempt"])
-    except (KeyError, ValueError) as exc:
-        raise InvalidRequest("Status callback is missing batch_id, rk or attempt") from exc
-    url = status_callback_url(base_url, batch_id, rk, attempt)
+        batch_id, rk, ticket = query["batch_id"], query["rk"], query["ticket"]
+    except KeyError as exc:
+        raise InvalidRequest("Status callback is missing batch_id, rk or ticket") from exc
+    url = status_callback_url(base_url, batch_id, rk, ticket)
     if not signature or not ctx.provider.validate_signature(url, dict(form), signature):
         raise Forbidden("Invalid signature")
 
@@ -51,7 +51,7 @@ def apply_call_status(
         fields["answered_at"] = now_iso
 
     if not is_terminal(status):
-        moved = ctx.recipients.advance(batch_id, rk, attempt, status, fields)
+        moved = ctx.recipients.advance(batch_id, rk, ticket, status, fields)
         return "advanced" if moved else "stale"
 
     fields["completed_at"] = now_iso
@@ -60,7 +60,7 @@ def apply_call_status(
     if status in _ERRORS:
         sip = form.get("SipResponseCode")
         fields["error_message"] = _ERRORS[status] + (f" (SIP {sip})" if sip else "")
-    if not ctx.recipients.finish(batch_id, rk, attempt, status, fields, now_iso):
+    if not ctx.recipients.finish(batch_id, rk, ticket, status, fields, now_iso):
         return "stale"
     recipient = ctx.recipients.get(batch_id, rk)
     answer_task(ctx, recipient.task_token if recipient else None, DialOutcome(outcome=status.value, rk=rk))

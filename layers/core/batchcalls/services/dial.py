@@ -58,14 +58,14 @@ def dial(ctx: Context, message: DialMessage) -> str:
         to = recipient.phone_number
     # The conditional pending → calling write: a second delivery of this message finds the
     # recipient no longer pending (or already dealt with in this pass) and dials nothing.
-    attempt = ctx.recipients.claim(batch_id, rk, message.ticket, message.task_token, now_iso)
-    if attempt is None:
-        return "duplicate"
+    ticket = message.ticket
+    if not ctx.recipients.claim(batch_id, message.run, rk, ticket, message.task_token, now_iso):
+        return "duplicate"  # dealt with by another delivery, or the batch stopped running
 
     request = CallRequest(
         to=to,
         from_=batch.caller_id,
-        status_callback_url=status_callback_url(ctx.settings.public_base_url, batch_id, rk, attempt),
+        status_callback_url=status_callback_url(ctx.settings.public_base_url, batch_id, rk, ticket),
         twiml_url=agent_twiml_url(ctx.settings, batch.agent_id, batch_id, rk),
         ring_timeout_seconds=ctx.settings.ring_timeout_seconds,
         time_limit_seconds=ctx.settings.max_call_seconds,
@@ -76,7 +76,7 @@ def dial(ctx: Context, message: DialMessage) -> str:
         ctx.recipients.finish(
             batch_id,
             rk,
-            attempt,
+            ticket,
             RecipientStatus.FAILED,
             {"error_message": f"Call rejected: {exc}", "completed_at": now_iso},
             now_iso,
@@ -85,7 +85,7 @@ def dial(ctx: Context, message: DialMessage) -> str:
     except ProviderAuthError as exc:
         # No call of this account can be placed: the batch fails, the recipient stays pending
         # so a re-run continues where this one stopped.
-        ctx.recipients.release_claim(batch_id, rk, attempt, now_iso)
+        ctx.recipients.release_claim(batch_id, rk, ticket, now_iso)
         ctx.batches.update_status(
             batch_id,
             from_statuses=[BatchStatus.RUNNING, BatchStatus.PAUSED],
@@ -104,8 +104,8 @@ def dial(ctx: Context, message: DialMessage) -> str:
         return "unknown"
     except Exception:
         # Transient: give the claim back so the redelivery (after the visibility timeout) dials.
-        ctx.recipients.release_claim(batch_id, rk, attempt, now_iso)
+        ctx.recipients.release_claim(batch_id, rk, ticket, now_iso)
         raise
-    ctx.recipients.set_call_id(batch_id, rk, attempt, placed.call_id)
-    ctx.recipients.put_call_pointer(placed.call_id, batch_id, rk, attempt, now_iso)
+    ctx.recipients.set_call_id(batch_id, rk, ticket, placed.call_id)
+    ctx.recipients.put_call_pointer(placed.call_id, batch_id, rk, ticket, now_iso)
     return "dialed"

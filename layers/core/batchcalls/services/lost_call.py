@@ -42,5 +42,5 @@ def record_lost_call(ctx: Context, lost: LostCall) -> dict[str, str]:
                 ctx.provider.hang_up(recipient.call_id)
         except Exception:
             logger.exception("could not reconcile call %s with the provider", recipient.call_id)
-    done = ctx.recipients.finish(lost.batch_id, lost.rk, recipient.attempts, status, fields, now_iso)
+    done = ctx.recipients.finish(lost.batch_id, lost.rk, lost.ticket, status, fields, now_iso)
     return {"outcome": status.value if done else "nothing_to_do"}

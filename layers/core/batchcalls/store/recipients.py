@@ -3,7 +3,8 @@
 The conditions here are what make the engine safe under duplicate SQS deliveries and
 repeated or reordered provider callbacks:
 
-* ``claim``      pending → calling, once per pass (ticket), bumps ``attempts``. Only one
+* ``claim``      pending → calling, once per pass (the ticket names the attempt), bumps
+                 ``attempts``, only while the batch runs this run. Only one
                  delivery of a dial message can win it, so no recipient is dialed twice.
 * ``advance``    forward-only move between non-final statuses of the *current* attempt.
 * ``finish``     the one final transition of an attempt, in the same transaction as the batch
@@ -96,61 +97,82 @@ class RecipientStore:
             {":t": ticket, ":now": now, ":pending": RecipientStatus.PENDING.value},
         )
 
-    def claim(self, batch_id: str, sk: str, ticket: str, task_token: str, now: str) -> int | None:
-        """pending → calling for this pass; returns the attempt number, or None if not ours."""
+    def claim(self, batch_id: str, run: int, sk: str, ticket: str, task_token: str, now: str) -> bool:
+        """pending → calling for this pass, only while the batch is running this run.
+
+        One transaction: the batch check makes "no dial starts after a cancel or pause" hold
+        even for a dialer that read the batch a moment before it changed. The pass's ticket then
+        names this attempt (one claim per pass): callbacks and later writes are conditioned on it.
+        """
         try:
-            resp = self._db.update_item(
-                TableName=self._table,
-                Key=self._key(batch_id, sk),
-                UpdateExpression=(
-                    "SET #s = :calling, ticket = :t, task_token = :tok, attempted_at = :now, "
-                    "updated_at = :now ADD attempts :one REMOVE call_id, answered_at, completed_at, "
-                    "duration_seconds, answered_by, error_message"
-                ),
-                ConditionExpression="#s = :pending AND (attribute_not_exists(ticket) OR ticket <> :t)",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=values(
-                    calling=RecipientStatus.CALLING.value,
-                    pending=RecipientStatus.PENDING.value,
-                    t=ticket,
-                    tok=task_token,
-                    now=now,
-                    one=1,
-                ),
-                ReturnValues="UPDATED_NEW",
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "ConditionCheck": {
+                            "TableName": self._table,
+                            "Key": serialize({"pk": keys.batch_pk(batch_id), "sk": keys.BATCH_META}),
+                            "ConditionExpression": "#s = :running AND run_number = :run",
+                            "ExpressionAttributeNames": {"#s": "status"},
+                            "ExpressionAttributeValues": values(running="running", run=run),
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": self._key(batch_id, sk),
+                            "UpdateExpression": (
+                                "SET #s = :calling, ticket = :t, task_token = :tok, attempted_at = :now, "
+                                "updated_at = :now ADD attempts :one REMOVE call_id, answered_at, "
+                                "completed_at, duration_seconds, answered_by, error_message"
+                            ),
+                            "ConditionExpression": (
+                                "#s = :pending AND (attribute_not_exists(ticket) OR ticket <> :t)"
+                            ),
+                            "ExpressionAttributeNames": {"#s": "status"},
+                            "ExpressionAttributeValues": values(
+                                calling=RecipientStatus.CALLING.value,
+                                pending=RecipientStatus.PENDING.value,
+                                t=ticket,
+                                tok=task_token,
+                                now=now,
+                                one=1,
+                            ),
+                        }
+                    },
+                ]
             )
         except Exception as exc:
-            if is_condition_failure(exc):
-                return None
+            if "ConditionalCheckFailed" in transaction_cancel_reasons(exc):
+                return False
             raise
-        return int(deserialize(resp["Attributes"])["attempts"])
+        return True
 
-    def release_claim(self, batch_id: str, sk: str, attempt: int, now: str) -> bool:
+    def release_claim(self, batch_id: str, sk: str, ticket: str, now: str) -> bool:
         """calling → pending after a transient provider failure, so a later delivery may dial."""
         return self._update(
             batch_id,
             sk,
             "SET #s = :pending, updated_at = :now ADD attempts :minus REMOVE ticket, task_token",
-            "#s = :calling AND attempts = :a",
+            "#s = :calling AND ticket = :a",
             {
                 ":pending": RecipientStatus.PENDING.value,
                 ":calling": RecipientStatus.CALLING.value,
                 ":now": now,
-                ":a": attempt,
+                ":a": ticket,
                 ":minus": -1,
             },
         )
 
-    def set_call_id(self, batch_id: str, sk: str, attempt: int, call_id: str) -> bool:
+    def set_call_id(self, batch_id: str, sk: str, ticket: str, call_id: str) -> bool:
         return self._update(
             batch_id,
             sk,
             "SET call_id = :c",
-            "attempts = :a AND (attribute_not_exists(call_id) OR call_id = :c)",
-            {":c": call_id, ":a": attempt},
+            "ticket = :a AND (attribute_not_exists(call_id) OR call_id = :c)",
+            {":c": call_id, ":a": ticket},
         )
 
-    def put_call_pointer(self, call_id: str, batch_id: str, sk: str, attempt: int, now: str) -> None:
+    def put_call_pointer(self, call_id: str, batch_id: str, sk: str, ticket: str, now: str) -> None:
         self._db.put_item(
             TableName=self._table,
             Item=serialize(
@@ -159,14 +181,14 @@ class RecipientStore:
                     "sk": "CALL",
                     "batch_id": batch_id,
                     "rk": sk,
-                    "attempt": attempt,
+                    "ticket": ticket,
                     "created_at": now,
                 }
             ),
         )
 
     def advance(
-        self, batch_id: str, sk: str, attempt: int, status: RecipientStatus, fields: dict[str, Any]
+        self, batch_id: str, sk: str, ticket: str, status: RecipientStatus, fields: dict[str, Any]
     ) -> bool:
         """Move the current attempt forward to a non-final ``status``; False if stale or behind."""
         placeholders, before = _in_list("b", [s for s in statuses_before(status) if s in _IN_CALL])
@@ -175,8 +197,8 @@ class RecipientStore:
             batch_id,
             sk,
             "SET #s = :new" + sets,
-            f"attempts = :a AND #s IN ({placeholders})",
-            {":new": status.value, ":a": attempt, **before, **vals},
+            f"ticket = :a AND #s IN ({placeholders})",
+            {":new": status.value, ":a": ticket, **before, **vals},
             names,
         )
 
@@ -184,7 +206,7 @@ class RecipientStore:
         self,
         batch_id: str,
         sk: str,
-        attempt: int,
+        ticket: str,
         status: RecipientStatus,
         fields: dict[str, Any],
         now: str,
@@ -197,8 +219,8 @@ class RecipientStore:
             status,
             fields,
             now,
-            condition=f"attempts = :a AND #s IN ({placeholders})",
-            condition_values={":a": attempt, **before},
+            condition=f"ticket = :a AND #s IN ({placeholders})",
+            condition_values={":a": ticket, **before},
         )
 
     def skip(self, batch_id: str, sk: str, reason: str, now: str) -> bool:

@@ -86,7 +86,7 @@ def silent_stack() -> Iterator[OfflineStack]:
 def test_a_lost_final_status_times_out_into_the_catch(silent_stack: OfflineStack) -> None:
     batch_id = _create(["+14155551231"])
     batch = wait_for(lambda: _finished(batch_id), timeout=30)
-    recipient = next(get_context().recipients.list(batch_id))
+    recipient = next(get_context().recipients.in_batch(batch_id))
     assert recipient.status is RecipientStatus.FAILED
     assert recipient.error_message == "No final call status arrived in time"
     assert batch.failed_count == 1  # type: ignore[attr-defined]
@@ -106,7 +106,7 @@ def deaf_stack() -> Iterator[OfflineStack]:
 def test_a_lost_callback_is_reconciled_from_the_provider(deaf_stack: OfflineStack) -> None:
     batch_id = _create(["+14155551231", "+14155551237"])
     batch = wait_for(lambda: _finished(batch_id), timeout=30)
-    statuses = sorted(r.status.value for r in get_context().recipients.list(batch_id))
+    statuses = sorted(r.status.value for r in get_context().recipients.in_batch(batch_id))
     # The provider's final statuses win over "lost".
     assert statuses == ["busy", "completed"]
     assert batch.completed_count == 1 and batch.failed_count == 1  # type: ignore[attr-defined]
@@ -122,7 +122,7 @@ def test_duplicated_and_reordered_callbacks_count_once(unruly_stack: OfflineStac
     numbers = [f"+1415555{n:04d}" for n in range(2000, 2020)]
     batch_id = _create(numbers)
     batch = wait_for(lambda: _finished(batch_id), timeout=60)
-    recipients = list(get_context().recipients.list(batch_id))
+    recipients = list(get_context().recipients.in_batch(batch_id))
     by_digit = {r.phone_number[-1]: r.status for r in recipients}
     assert by_digit["7"] is RecipientStatus.BUSY and by_digit["8"] is RecipientStatus.NO_ANSWER
     assert by_digit["9"] is RecipientStatus.FAILED and by_digit["1"] is RecipientStatus.COMPLETED

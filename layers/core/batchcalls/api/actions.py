@@ -5,19 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from batchcalls.api.errors import from_validation_error
+from batchcalls.api.errors import parse
 from batchcalls.domain.errors import InvalidRequest
 from batchcalls.models.api import (
     BatchIdRequest,
     CreateBatchRequest,
     ListBatchesRequest,
+    ListRunsRequest,
+    StartBatchRequest,
+    UpdateBatchRequest,
     batch_out,
     recipient_out,
     status_counts,
 )
-from batchcalls.services import batches
+from batchcalls.services import batches, lifecycle
 from batchcalls.services.context import Context
 
 Action = Callable[[Context, str, Any], dict[str, Any]]
@@ -37,13 +40,44 @@ def _get(ctx: Context, account_id: str, request: BatchIdRequest) -> dict[str, An
 
 
 def _list(ctx: Context, account_id: str, request: ListBatchesRequest) -> dict[str, Any]:
-    return {"batches": [batch_out(b) for b in batches.list_batches(ctx, account_id, request)]}
+    found, next_cursor = batches.list_batches(ctx, account_id, request)
+    return {"batches": [batch_out(b) for b in found], "next_cursor": next_cursor}
+
+
+def _list_runs(ctx: Context, account_id: str, request: ListRunsRequest) -> dict[str, Any]:
+    return {"runs": [batch_out(b) for b in batches.list_runs(ctx, account_id, request)]}
+
+
+def _update(ctx: Context, account_id: str, request: UpdateBatchRequest) -> dict[str, Any]:
+    return {"batch": batch_out(lifecycle.update(ctx, account_id, request))}
+
+
+def _start(ctx: Context, account_id: str, request: StartBatchRequest) -> dict[str, Any]:
+    return lifecycle.start(ctx, account_id, request)
+
+
+def _cancel(ctx: Context, account_id: str, request: BatchIdRequest) -> dict[str, Any]:
+    return lifecycle.cancel(ctx, account_id, request.batch_id)
+
+
+def _pause(ctx: Context, account_id: str, request: BatchIdRequest) -> dict[str, Any]:
+    return lifecycle.pause(ctx, account_id, request.batch_id)
+
+
+def _resume(ctx: Context, account_id: str, request: BatchIdRequest) -> dict[str, Any]:
+    return lifecycle.resume(ctx, account_id, request.batch_id)
 
 
 ACTIONS: dict[str, tuple[type[BaseModel], Action]] = {
     "create": (CreateBatchRequest, _create),
     "get": (BatchIdRequest, _get),
     "list": (ListBatchesRequest, _list),
+    "list_runs": (ListRunsRequest, _list_runs),
+    "update": (UpdateBatchRequest, _update),
+    "start": (StartBatchRequest, _start),
+    "cancel": (BatchIdRequest, _cancel),
+    "pause": (BatchIdRequest, _pause),
+    "resume": (BatchIdRequest, _resume),
 }
 
 
@@ -56,8 +90,4 @@ def dispatch(ctx: Context, account_id: str, body: Any) -> dict[str, Any]:
     if action not in ACTIONS:
         raise InvalidRequest(f"Unknown action: {action}")
     model, handler = ACTIONS[action]
-    try:
-        request = model.model_validate(body)
-    except ValidationError as exc:
-        raise from_validation_error(exc) from exc
-    return handler(ctx, account_id, request)
+    return handler(ctx, account_id, parse(model, body))

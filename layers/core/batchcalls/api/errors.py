@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from batchcalls.domain.errors import (
     Conflict,
@@ -16,6 +16,8 @@ from batchcalls.domain.errors import (
     NotFound,
     Unauthorized,
 )
+
+M = TypeVar("M", bound=BaseModel)
 
 STATUS_FOR: list[tuple[type[DomainError], int]] = [
     (InvalidRequest, 400),
@@ -54,6 +56,14 @@ def from_validation_error(exc: ValidationError) -> InvalidRequest:
     more = f" (and {len(details) - 1} more problems)" if len(details) > 1 else ""
     text = f"{first['field']}: {first['message']}{more}" if first["field"] != "body" else first["message"]
     return InvalidRequest(text, details)
+
+
+def parse(model: type[M], data: Any) -> M:
+    """Validate ``data`` as ``model`` or raise the 400 naming the field and the problem."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise from_validation_error(exc) from exc
 
 
 def json_error(status: int, message: str) -> tuple[int, str]:

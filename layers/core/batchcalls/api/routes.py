@@ -13,9 +13,9 @@ from aws_lambda_powertools.event_handler import (
 )
 
 from batchcalls.api.actions import dispatch
-from batchcalls.api.errors import error_body, status_for
+from batchcalls.api.errors import error_body, parse, status_for
 from batchcalls.domain.errors import DomainError, InvalidRequest, Unauthorized
-from batchcalls.models.api import batch_out, status_counts
+from batchcalls.models.api import RecipientsPageRequest, batch_out, status_counts
 from batchcalls.services import batches
 from batchcalls.services.context import get_context
 
@@ -51,6 +51,20 @@ def build_app() -> APIGatewayRestResolver:
     def get_batch(batch_id: str) -> Response[str]:
         view = batches.get_batch(get_context(), account_id(), batch_id)
         return _json(200, {"batch": batch_out(view.batch, status_counts(view.recipients))})
+
+    @app.get("/batch-calls/<batch_id>/recipients")
+    def recipients_page(batch_id: str) -> Response[str]:
+        """Live status, cheaply: one page of recipients, optionally only those of one status or
+        changed since a moment (poll with the last response's ``server_time``)."""
+        query = app.current_event.query_string_parameters or {}
+        ctx = get_context()
+        page = batches.recipients_page(
+            ctx,
+            account_id(),
+            batch_id,
+            parse(RecipientsPageRequest, query),
+        )
+        return _json(200, page)
 
     @app.get("/health")
     def health() -> Response[str]:

@@ -8,15 +8,44 @@ entities by the ``*_out`` functions at the bottom, explicitly.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from batchcalls.domain.recipient_status import UI_LABELS, RecipientStatus
 from batchcalls.models.domain import Batch, Recipient
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+def _check_hhmm(value: str) -> str:
+    if not _HHMM.match(value):
+        raise ValueError("must be a time of day as HH:MM (00:00–23:59)")
+    return value
+
+
+def _check_days(value: list[int]) -> list[int]:
+    if not value:
+        raise ValueError("must name at least one day (0=Sunday … 6=Saturday)")
+    if any(day < 0 or day > 6 for day in value):
+        raise ValueError("days are 0=Sunday … 6=Saturday")
+    if len(set(value)) != len(value):
+        raise ValueError("must not repeat a day")
+    return value
+
+
+def _check_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"'{value}' is not an IANA time zone (e.g. America/New_York)") from exc
+    return value
+
+
+HHMM = Annotated[str, AfterValidator(_check_hhmm)]
+WindowDays = Annotated[list[int], AfterValidator(_check_days)]
+TimeZone = Annotated[str, AfterValidator(_check_zone)]
 
 
 class _Request(BaseModel):
@@ -39,10 +68,10 @@ class CreateBatchRequest(_Request):
     status: Literal["draft", "running", "scheduled"] | None = None
     send_now: bool = True
     scheduled_at: str | None = None
-    window_start_time: str = "00:00"
-    window_end_time: str = "23:59"
-    window_days: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4, 5, 6])
-    timezone: str | None = None
+    window_start_time: HHMM = "00:00"
+    window_end_time: HHMM = "23:59"
+    window_days: WindowDays = Field(default_factory=lambda: [0, 1, 2, 3, 4, 5, 6])
+    timezone: TimeZone | None = None
     reserved_concurrency: int = Field(default=5, ge=0, le=20)
     max_concurrency: int | None = Field(default=None, ge=1, le=20)
     purpose: str | None = Field(default=None, max_length=2000)
@@ -51,35 +80,6 @@ class CreateBatchRequest(_Request):
     recurrence_interval: int = Field(default=1, ge=1, le=1000)
     recurrence_end_date: str | None = None
     recurrence_max_runs: int | None = Field(default=None, ge=1)
-
-    @field_validator("window_start_time", "window_end_time")
-    @classmethod
-    def _hhmm(cls, value: str) -> str:
-        if not _HHMM.match(value):
-            raise ValueError("must be a time of day as HH:MM (00:00–23:59)")
-        return value
-
-    @field_validator("window_days")
-    @classmethod
-    def _days(cls, value: list[int]) -> list[int]:
-        if not value:
-            raise ValueError("must name at least one day (0=Sunday … 6=Saturday)")
-        if any(day < 0 or day > 6 for day in value):
-            raise ValueError("days are 0=Sunday … 6=Saturday")
-        if len(set(value)) != len(value):
-            raise ValueError("must not repeat a day")
-        return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"'{value}' is not an IANA time zone (e.g. America/New_York)") from exc
-        return value
 
     @model_validator(mode="after")
     def _schedule(self) -> CreateBatchRequest:
@@ -92,10 +92,69 @@ class BatchIdRequest(_Request):
     batch_id: str = Field(min_length=1, max_length=100)
 
 
-class ListBatchesRequest(_Request):
-    status: str | None = None
+_FINAL_STATUSES = Literal["completed", "failed", "busy", "no_answer", "skipped"]
+
+
+class StartBatchRequest(BatchIdRequest):
+    # Ours: re-run (or retry, on a running batch) only recipients with these final outcomes…
+    only_statuses: list[_FINAL_STATUSES] | None = Field(default=None, min_length=1)
+    # …or only these recipients (ids from `get`).
+    recipient_ids: list[str] | None = Field(default=None, min_length=1, max_length=10_000)
+
+
+class UpdateBatchRequest(BatchIdRequest):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    caller_id: str | None = Field(default=None, min_length=1, max_length=40)
+    agent_id: str | None = Field(default=None, max_length=100)
+    send_now: bool | None = None
+    scheduled_at: str | None = None
+    window_start_time: HHMM | None = None
+    window_end_time: HHMM | None = None
+    window_days: WindowDays | None = None
+    timezone: TimeZone | None = None
+    reserved_concurrency: int | None = Field(default=None, ge=0, le=20)
+    max_concurrency: int | None = Field(default=None, ge=1, le=20)
+    purpose: str | None = Field(default=None, max_length=2000)
+    goal: str | None = Field(default=None, max_length=2000)
+
+
+class ListRunsRequest(_Request):
+    parent_batch_id: str = Field(min_length=1, max_length=100)
     limit: int = Field(default=50, ge=1, le=200)
     offset: int = Field(default=0, ge=0)
+
+
+class ListBatchesRequest(_Request):
+    status: (
+        Literal["draft", "scheduled", "running", "paused", "completed", "cancelled", "failed", "recurring"]
+        | None
+    ) = None
+    limit: int = Field(default=50, ge=1, le=200)
+    offset: int = Field(default=0, ge=0)
+    cursor: str | None = Field(default=None, max_length=2000)  # ours: from next_cursor
+
+
+class RecipientsPageRequest(_Request):
+    """Query of ``GET /batch-calls/{id}/recipients``."""
+
+    status: (
+        Literal[
+            "pending",
+            "calling",
+            "initiated",
+            "ringing",
+            "in_progress",
+            "completed",
+            "failed",
+            "busy",
+            "no_answer",
+            "skipped",
+        ]
+        | None
+    ) = None
+    cursor: str | None = Field(default=None, max_length=200)
+    updated_since: str | None = Field(default=None, max_length=40)
+    limit: int = Field(default=100, ge=1, le=1000)
 
 
 # -- responses -------------------------------------------------------------------------------

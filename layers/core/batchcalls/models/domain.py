@@ -51,6 +51,7 @@ class Batch(BaseModel):
     updated_at: str
     started_at: str | None = None
     completed_at: str | None = None
+    cancelled_at: str | None = None
     parent_batch_id: str | None = None
     occurrence_number: int | None = None
     recurrence_type: str = "none"

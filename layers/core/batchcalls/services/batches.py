@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import base64
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from batchcalls.domain.clock import iso, parse_iso
 from batchcalls.domain.errors import InvalidRequest, NotFound
 from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.domain.phone import InvalidPhoneNumber, to_e164
-from batchcalls.models.api import CreateBatchRequest, ListBatchesRequest
+from batchcalls.models.api import (
+    CreateBatchRequest,
+    ListBatchesRequest,
+    ListRunsRequest,
+    RecipientsPageRequest,
+    recipient_out,
+)
 from batchcalls.models.domain import Batch, Recipient
 from batchcalls.models.messages import RunPass
 from batchcalls.services.context import Context
@@ -82,13 +90,7 @@ def create_batch(ctx: Context, account_id: str, request: CreateBatchRequest) -> 
 
     scheduled_at = None
     if request.scheduled_at:
-        try:
-            scheduled_at = iso(parse_iso(request.scheduled_at))
-        except ValueError as exc:
-            message = "must be an ISO 8601 timestamp with a time zone offset"
-            raise InvalidRequest(
-                f"scheduled_at {message}", [{"field": "scheduled_at", "message": message}]
-            ) from exc
+        scheduled_at = future_iso(ctx, "scheduled_at", request.scheduled_at)
 
     if request.status == "draft":
         status = BatchStatus.DRAFT
@@ -140,15 +142,75 @@ def get_owned_batch(ctx: Context, account_id: str, batch_id: str) -> Batch:
 
 def get_batch(ctx: Context, account_id: str, batch_id: str) -> BatchView:
     batch = get_owned_batch(ctx, account_id, batch_id)
-    return BatchView(batch=batch, recipients=list(ctx.recipients.list(batch_id)))
+    return BatchView(batch=batch, recipients=list(ctx.recipients.in_batch(batch_id)))
 
 
-def list_batches(ctx: Context, account_id: str, request: ListBatchesRequest) -> list[Batch]:
-    out: list[Batch] = []
-    for index, batch in enumerate(ctx.batches.list_for_owner(account_id, request.status)):
-        if index < request.offset:
-            continue
-        out.append(batch)
-        if len(out) >= request.limit:
-            break
-    return out
+def list_batches(
+    ctx: Context, account_id: str, request: ListBatchesRequest
+) -> tuple[list[Batch], str | None]:
+    """A page of the account's batches, newest first, and the cursor of the next page."""
+    try:
+        return ctx.batches.page_for_owner(
+            account_id,
+            status=request.status,
+            limit=request.limit,
+            offset=request.offset,
+            cursor=request.cursor,
+        )
+    except ValueError as exc:
+        raise InvalidRequest(
+            "cursor is not one this API gave out", [{"field": "cursor", "message": str(exc)}]
+        ) from exc
+
+
+def list_runs(ctx: Context, account_id: str, request: ListRunsRequest) -> list[Batch]:
+    get_owned_batch(ctx, account_id, request.parent_batch_id)
+    runs = ctx.batches.runs_of(request.parent_batch_id)
+    return runs[request.offset : request.offset + request.limit]
+
+
+def future_iso(ctx: Context, field: str, text: str) -> str:
+    """``text`` as our ISO form, if it is an ISO 8601 moment with an offset in the future."""
+    moment = parse_iso_field(field, text)
+    if moment <= ctx.clock():
+        message = "must be in the future"
+        raise InvalidRequest(f"{field} {message}", [{"field": field, "message": message}])
+    return iso(moment)
+
+
+def recipients_page(
+    ctx: Context, account_id: str, batch_id: str, request: RecipientsPageRequest
+) -> dict[str, object]:
+    """One page of a batch's recipients for cheap live polling (``updated_since`` = the previous
+    response's ``server_time``; recipients changed in that same millisecond may come twice)."""
+    get_owned_batch(ctx, account_id, batch_id)
+    server_time = ctx.now_iso()
+    since = iso(parse_iso_field("updated_since", request.updated_since)) if request.updated_since else None
+    start_after = None
+    if request.cursor:
+        try:
+            start_after = base64.urlsafe_b64decode(request.cursor.encode()).decode()
+        except ValueError as exc:
+            raise InvalidRequest(
+                "cursor is not one this API gave out", [{"field": "cursor", "message": "malformed"}]
+            ) from exc
+        if not start_after.startswith("R#"):
+            raise InvalidRequest(
+                "cursor is not one this API gave out", [{"field": "cursor", "message": "malformed"}]
+            )
+    found, last = ctx.recipients.page(
+        batch_id, limit=request.limit, start_after=start_after, status=request.status, updated_since=since
+    )
+    return {
+        "recipients": [recipient_out(r) for r in found],
+        "next_cursor": base64.urlsafe_b64encode(last.encode()).decode() if last else None,
+        "server_time": server_time,
+    }
+
+
+def parse_iso_field(field: str, text: str) -> datetime:
+    try:
+        return parse_iso(text)
+    except ValueError as exc:
+        message = "must be an ISO 8601 timestamp with a time zone offset"
+        raise InvalidRequest(f"{field} {message}", [{"field": field, "message": message}]) from exc

@@ -17,6 +17,7 @@ from batchcalls.models.messages import DialMessage, DialOutcome
 from batchcalls.services.callbacks import agent_twiml_url, status_callback_url
 from batchcalls.services.context import Context
 from batchcalls.services.tokens import answer_task
+from batchcalls.store.recipients import Claim
 from batchcalls.telephony.port import CallOutcomeUnknown, CallRejected, CallRequest, ProviderAuthError
 
 logger = logging.getLogger(__name__)
@@ -59,8 +60,13 @@ def dial(ctx: Context, message: DialMessage) -> str:
     # The conditional pending → calling write: a second delivery of this message finds the
     # recipient no longer pending (or already dealt with in this pass) and dials nothing.
     ticket = message.ticket
-    if not ctx.recipients.claim(batch_id, message.run, rk, ticket, message.task_token, now_iso):
-        return "duplicate"  # dealt with by another delivery, or the batch stopped running
+    claim = ctx.recipients.claim(batch_id, message.run, rk, ticket, message.task_token, now_iso)
+    if claim is Claim.NOT_PENDING:
+        return "duplicate"
+    if claim is Claim.BATCH_NOT_RUNNING:
+        # Cancelled, paused or re-run between our read and the claim: decide again from the
+        # batch as it is now (it cannot be "running this run" any more, so this ends).
+        return dial(ctx, message)
 
     request = CallRequest(
         to=to,

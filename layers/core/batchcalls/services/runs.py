@@ -1,9 +1,11 @@
-"""Starting a pass of a run: one execution of the batch_run state machine."""
+"""Starting passes of a run: executions of the batch_run state machine."""
 
 from __future__ import annotations
 
 import json
 
+from batchcalls.domain.lifecycle import BatchStatus
+from batchcalls.models.domain import Batch
 from batchcalls.models.messages import RunPass
 from batchcalls.services.context import Context
 
@@ -18,3 +20,38 @@ def start_pass(ctx: Context, run_pass: RunPass) -> None:
         )
     except ctx.sfn.exceptions.ExecutionAlreadyExists:
         pass
+
+
+def pass_in_progress(ctx: Context, run_pass: RunPass) -> bool:
+    arn = (
+        ctx.settings.state_machine_arn.replace(":stateMachine:", ":execution:")
+        + f":{run_pass.execution_name}"
+    )
+    try:
+        return ctx.sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
+    except ctx.sfn.exceptions.ExecutionDoesNotExist:
+        return False
+
+
+def continue_run(ctx: Context, batch: Batch) -> bool:
+    """Make sure the pending recipients of a running batch get a pass.
+
+    Starts the next pass now, unless the current one is still running: one pass at a time
+    keeps the batch within its slots; the recipients that pass did not plan are then picked
+    up by the pass its Settle makes due. Returns whether a pass was started.
+    """
+    current = RunPass(batch_id=batch.id, run=batch.run_number, pass_number=batch.pass_number)
+    if batch.pass_number > 0 and pass_in_progress(ctx, current):
+        return False
+    moved = ctx.batches.update_status(
+        batch.id,
+        from_statuses=[BatchStatus.RUNNING],
+        to_status=BatchStatus.RUNNING,
+        set_fields={"pass_number": batch.pass_number + 1, "updated_at": ctx.now_iso()},
+        remove_fields=["due_at"],
+        expect={"run_number": batch.run_number, "pass_number": batch.pass_number},
+    )
+    if moved is None:
+        return False
+    start_pass(ctx, RunPass(batch_id=batch.id, run=moved.run_number, pass_number=moved.pass_number))
+    return True

@@ -30,12 +30,12 @@ def settle_pass(ctx: Context, run_pass: RunPass) -> dict[str, object]:
     if batch is None or batch.run_number != run_pass.run:
         return {"status": "stale"}
     now_iso = ctx.now_iso()
-    recipients = list(ctx.recipients.list(batch.id))
+    recipients = list(ctx.recipients.in_batch(batch.id))
     if batch.status is BatchStatus.CANCELLED:
         for recipient in recipients:
             if recipient.status is RecipientStatus.PENDING:
                 ctx.recipients.skip(batch.id, recipient.sk, "Batch cancelled", now_iso)
-        recipients = list(ctx.recipients.list(batch.id))
+        recipients = list(ctx.recipients.in_batch(batch.id))
 
     counts = status_counts(recipients)
     pending = counts[RecipientStatus.PENDING.value]
@@ -53,6 +53,8 @@ def settle_pass(ctx: Context, run_pass: RunPass) -> dict[str, object]:
         )
     if batch.status not in (BatchStatus.RUNNING, BatchStatus.PAUSED):
         return {"status": batch.status.value, "pending": pending}
+    if batch.status is BatchStatus.PAUSED and pending:
+        return {"status": batch.status.value, "pending": pending}  # resume starts the next pass
     if pending == 0 and in_call == 0:
         done = ctx.batches.update_status(
             batch.id,
@@ -67,8 +69,8 @@ def settle_pass(ctx: Context, run_pass: RunPass) -> dict[str, object]:
     # the scheduler starts the next pass when it is due.
     ctx.batches.update_status(
         batch.id,
-        from_statuses=[batch.status],
-        to_status=batch.status,
+        from_statuses=[BatchStatus.RUNNING],
+        to_status=BatchStatus.RUNNING,
         set_fields={"due_at": iso(ctx.clock() + NEXT_PASS_DELAY), "updated_at": now_iso},
         expect={"run_number": run_pass.run, "pass_number": run_pass.pass_number},
     )

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 
+from batchcalls.domain.errors import Conflict
 from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.models.domain import Batch
-from batchcalls.models.messages import RunPass
 from batchcalls.services.context import Context
-from batchcalls.services.runs import start_pass
+from batchcalls.services.lifecycle import begin_run
+from batchcalls.services.runs import continue_run
 
 logger = logging.getLogger(__name__)
 
@@ -31,36 +32,15 @@ def tick(ctx: Context) -> dict[str, int]:
 
 
 def handle_due(ctx: Context, batch: Batch) -> bool:
-    now_iso = ctx.now_iso()
     if batch.status is BatchStatus.SCHEDULED:
-        started = ctx.batches.update_status(
-            batch.id,
-            from_statuses=[BatchStatus.SCHEDULED],
-            to_status=BatchStatus.RUNNING,
-            set_fields={
-                "started_at": now_iso,
-                "updated_at": now_iso,
-                "run_number": batch.run_number + 1,
-                "pass_number": 1,
-            },
-            remove_fields=["due_at"],
-            expect={"run_number": batch.run_number},
-        )
-        if started:
-            start_pass(ctx, RunPass(batch_id=batch.id, run=started.run_number, pass_number=1))
-        return started is not None
+        try:
+            begin_run(ctx, batch)
+        except Conflict:
+            return False  # another tick (or a user's start or cancel) got there first
+        return True
     if batch.status is BatchStatus.RUNNING:
-        moved = ctx.batches.update_status(
-            batch.id,
-            from_statuses=[BatchStatus.RUNNING],
-            to_status=BatchStatus.RUNNING,
-            set_fields={"pass_number": batch.pass_number + 1, "updated_at": now_iso},
-            remove_fields=["due_at"],
-            expect={"run_number": batch.run_number, "pass_number": batch.pass_number},
-        )
-        if moved:
-            start_pass(ctx, RunPass(batch_id=batch.id, run=moved.run_number, pass_number=moved.pass_number))
-        return moved is not None
+        # A pass still running keeps the batch due: the next tick looks again.
+        return continue_run(ctx, batch)
     # Nothing to do for this status any more: leave the due index.
     ctx.batches.update_status(
         batch.id, from_statuses=[batch.status], to_status=batch.status, remove_fields=["due_at"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -19,6 +21,23 @@ from batchcalls.store.dynamo import (
 from batchcalls.store.mapping import batch_from_item, batch_to_item, recipient_to_item
 
 _BATCH_WRITE_SIZE = 25
+_CURSOR_KEYS = ("pk", "sk", "gsi1pk", "gsi1sk")
+
+
+def encode_cursor(raw_item: dict[str, Any]) -> str:
+    """An opaque cursor: the index key of the last item of a page."""
+    plain = {k: v["S"] for k, v in raw_item.items() if k in _CURSOR_KEYS}
+    return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> dict[str, Any]:
+    try:
+        plain = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, TypeError) as exc:
+        raise ValueError("malformed cursor") from exc
+    if not isinstance(plain, dict) or set(plain) != set(_CURSOR_KEYS):
+        raise ValueError("malformed cursor")
+    return {k: {"S": str(v)} for k, v in plain.items()}
 
 
 class BatchStore:
@@ -64,8 +83,10 @@ class BatchStore:
         item = resp.get("Item")
         return batch_from_item(deserialize(item)) if item else None
 
-    def list_for_owner(self, account_id: str, status: str | None = None) -> Iterable[Batch]:
-        """Top-level batches of an account, newest first (runs of a series are not here)."""
+    def page_for_owner(
+        self, account_id: str, *, status: str | None, limit: int, offset: int = 0, cursor: str | None = None
+    ) -> tuple[list[Batch], str | None]:
+        """Newest first. ``cursor`` (opaque, from a previous page) continues after that page."""
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": "by_owner",
@@ -77,8 +98,38 @@ class BatchStore:
             kwargs["FilterExpression"] = "#s = :s"
             kwargs["ExpressionAttributeNames"] = {"#s": "status"}
             kwargs["ExpressionAttributeValues"].update(values(s=status))
-        for item in query_all(self._db, **kwargs):
-            yield batch_from_item(item)
+        if cursor:
+            kwargs["ExclusiveStartKey"] = decode_cursor(cursor)
+        out: list[Batch] = []
+        skipped = 0
+        while True:
+            resp = self._db.query(**kwargs)
+            items = resp.get("Items", [])
+            for index, raw in enumerate(items):
+                if skipped < offset:
+                    skipped += 1
+                    continue
+                out.append(batch_from_item(deserialize(raw)))
+                if len(out) == limit:
+                    more = index < len(items) - 1 or "LastEvaluatedKey" in resp
+                    return out, (encode_cursor(raw) if more else None)
+            if "LastEvaluatedKey" not in resp:
+                return out, None
+            kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
+
+    def runs_of(self, parent_batch_id: str) -> list[Batch]:
+        """The runs of a recurring series, newest occurrence first."""
+        return [
+            batch_from_item(item)
+            for item in query_all(
+                self._db,
+                TableName=self._table,
+                IndexName="by_owner",
+                KeyConditionExpression="gsi1pk = :p",
+                ExpressionAttributeValues=values(p=keys.parent_gsi_pk(parent_batch_id)),
+                ScanIndexForward=False,
+            )
+        ]
 
     def update_status(
         self,

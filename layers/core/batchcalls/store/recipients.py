@@ -15,6 +15,7 @@ repeated or reordered provider callbacks:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from enum import Enum
 from typing import Any
 
 from batchcalls.domain.recipient_status import (
@@ -34,6 +35,15 @@ from batchcalls.store.dynamo import (
     values,
 )
 from batchcalls.store.mapping import recipient_from_item
+
+
+class Claim(Enum):
+    CLAIMED = "claimed"
+    NOT_PENDING = "not_pending"  # another delivery dealt with it (or it is final)
+    BATCH_NOT_RUNNING = "batch_not_running"  # cancelled, paused or re-run since it was read
+
+
+FINAL_STATUSES = [s for s in RecipientStatus if s in TERMINAL]
 
 _IN_CALL = [
     RecipientStatus.CALLING,
@@ -61,7 +71,7 @@ class RecipientStore:
         item = resp.get("Item")
         return recipient_from_item(deserialize(item)) if item else None
 
-    def list(self, batch_id: str) -> Iterator[Recipient]:
+    def in_batch(self, batch_id: str) -> Iterator[Recipient]:
         for item in query_all(
             self._db,
             TableName=self._table,
@@ -87,6 +97,66 @@ class RecipientStore:
         ):
             yield str(item["sk"]), str(item["phone_number"])
 
+    def reset_for_rerun(self, batch_id: str, sk: str, statuses: list[RecipientStatus], now: str) -> bool:
+        """A final recipient (with one of ``statuses``) back to pending for a new run."""
+        placeholders, allowed = _in_list("f", [s for s in statuses if s in TERMINAL])
+        if not allowed:
+            return False
+        return self._update(
+            batch_id,
+            sk,
+            "SET #s = :pending, updated_at = :now REMOVE ticket, task_token, call_id, answered_at, "
+            "completed_at, duration_seconds, answered_by, error_message",
+            f"#s IN ({placeholders})",
+            {":pending": RecipientStatus.PENDING.value, ":now": now, **allowed},
+        )
+
+    def page(
+        self,
+        batch_id: str,
+        *,
+        limit: int,
+        start_after: str | None = None,
+        status: str | None = None,
+        updated_since: str | None = None,
+    ) -> tuple[list[Recipient], str | None]:
+        """One page in batch order; returns the recipients and the sort key to continue after."""
+        values_: dict[str, Any] = {":pk": keys.batch_pk(batch_id), ":r": "R#"}
+        names: dict[str, str] = {}
+        filters = []
+        if status:
+            filters.append("#s = :status")
+            names["#s"] = "status"
+            values_[":status"] = status
+        if updated_since:
+            filters.append("updated_at >= :since")
+            values_[":since"] = updated_since
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :r)",
+            "ExpressionAttributeValues": serialize(values_),
+            "ConsistentRead": True,
+        }
+        if filters:
+            kwargs["FilterExpression"] = " AND ".join(filters)
+        if names:
+            kwargs["ExpressionAttributeNames"] = names
+        if start_after:
+            kwargs["ExclusiveStartKey"] = serialize({"pk": keys.batch_pk(batch_id), "sk": start_after})
+        out: list[Recipient] = []
+        while True:
+            kwargs["Limit"] = max(limit - len(out), 1) if not filters else 200
+            resp = self._db.query(**kwargs)
+            for item in resp.get("Items", []):
+                out.append(recipient_from_item(deserialize(item)))
+                if len(out) == limit:
+                    more = item != resp["Items"][-1] or "LastEvaluatedKey" in resp
+                    return out, (out[-1].sk if more else None)
+            last = resp.get("LastEvaluatedKey")
+            if not last:
+                return out, None
+            kwargs["ExclusiveStartKey"] = last
+
     def defer(self, batch_id: str, sk: str, ticket: str, now: str) -> bool:
         """Mark a pending recipient as dealt with in this pass without dialing it."""
         return self._update(
@@ -97,7 +167,7 @@ class RecipientStore:
             {":t": ticket, ":now": now, ":pending": RecipientStatus.PENDING.value},
         )
 
-    def claim(self, batch_id: str, run: int, sk: str, ticket: str, task_token: str, now: str) -> bool:
+    def claim(self, batch_id: str, run: int, sk: str, ticket: str, task_token: str, now: str) -> Claim:
         """pending → calling for this pass, only while the batch is running this run.
 
         One transaction: the batch check makes "no dial starts after a cancel or pause" hold
@@ -142,10 +212,13 @@ class RecipientStore:
                 ]
             )
         except Exception as exc:
-            if "ConditionalCheckFailed" in transaction_cancel_reasons(exc):
-                return False
+            reasons = transaction_cancel_reasons(exc)
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                return Claim.BATCH_NOT_RUNNING
+            if "ConditionalCheckFailed" in reasons:
+                return Claim.NOT_PENDING
             raise
-        return True
+        return Claim.CLAIMED
 
     def release_claim(self, batch_id: str, sk: str, ticket: str, now: str) -> bool:
         """calling → pending after a transient provider failure, so a later delivery may dial."""

@@ -1,0 +1,230 @@
+"""Use cases that move a batch through its lifecycle: start (and re-run), cancel, pause,
+resume, update. Every one asks the transition table (``domain/lifecycle.py``) first and
+then writes conditionally on the status it saw, so two racing actions cannot both win."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from batchcalls.domain.clock import parse_iso
+from batchcalls.domain.errors import Conflict, InvalidRequest
+from batchcalls.domain.lifecycle import BatchAction, BatchStatus, is_rerun, next_status
+from batchcalls.domain.phone import InvalidPhoneNumber, to_e164
+from batchcalls.domain.recipient_status import FAILED_OUTCOMES, TERMINAL, RecipientStatus
+from batchcalls.models.api import StartBatchRequest, UpdateBatchRequest, status_counts
+from batchcalls.models.domain import Batch
+from batchcalls.models.messages import RunPass
+from batchcalls.services.batches import future_iso, get_owned_batch
+from batchcalls.services.context import Context
+from batchcalls.services.runs import continue_run
+
+A = BatchAction
+B = BatchStatus
+
+
+def _changed_meanwhile(batch: Batch) -> Conflict:
+    return Conflict(f"Batch changed while this request ran (it was {batch.status.value}); please retry")
+
+
+def begin_run(
+    ctx: Context,
+    batch: Batch,
+    *,
+    statuses: list[RecipientStatus] | None = None,
+    recipient_ids: set[str] | None = None,
+) -> Batch:
+    """Start a new run of ``batch`` (first start, scheduled start or re-run) and its first pass.
+
+    On a re-run, final recipients (only those with ``statuses``, or named by
+    ``recipient_ids``, when given) go back to pending and the counters are recounted.
+    """
+    now_iso = ctx.now_iso()
+    started = ctx.batches.update_status(
+        batch.id,
+        from_statuses=[batch.status],
+        to_status=B.RUNNING,
+        set_fields={
+            "run_number": batch.run_number + 1,
+            "pass_number": 0,
+            "started_at": now_iso,
+            "updated_at": now_iso,
+        },
+        remove_fields=["due_at", "paused_reason", "failure_reason", "completed_at"],
+        expect={"run_number": batch.run_number},
+    )
+    if started is None:
+        raise _changed_meanwhile(batch)
+    if batch.run_number > 0:
+        reset_statuses = statuses or [s for s in RecipientStatus if s in TERMINAL]
+        recipients = list(ctx.recipients.in_batch(batch.id))
+        for recipient in recipients:
+            if recipient_ids is not None and recipient.id not in recipient_ids:
+                continue
+            if recipient.status in reset_statuses:
+                ctx.recipients.reset_for_rerun(batch.id, recipient.sk, reset_statuses, now_iso)
+        recount(ctx, batch.id)
+    continue_run(ctx, started)
+    return started
+
+
+def recount(ctx: Context, batch_id: str) -> dict[str, int]:
+    counts = status_counts(list(ctx.recipients.in_batch(batch_id)))
+    counters = {
+        "completed_count": counts[RecipientStatus.COMPLETED.value],
+        "failed_count": sum(counts[s.value] for s in FAILED_OUTCOMES),
+        "skipped_count": counts[RecipientStatus.SKIPPED.value],
+    }
+    ctx.batches.set_counters(batch_id, counters, ctx.now_iso())
+    return counters
+
+
+def start(ctx: Context, account_id: str, request: StartBatchRequest) -> dict[str, Any]:
+    batch = get_owned_batch(ctx, account_id, request.batch_id)
+    next_status(batch.status, A.START)  # 409 for a status start does not apply to
+    ids = set(request.recipient_ids) if request.recipient_ids else None
+    statuses = [RecipientStatus(s) for s in request.only_statuses] if request.only_statuses else None
+
+    if is_rerun(batch.status, A.START):
+        begin_run(ctx, batch, statuses=statuses, recipient_ids=ids)
+        return {"success": True, "message": "Batch re-started"}
+    if batch.status is B.DRAFT:
+        if not batch.send_now and batch.scheduled_at and parse_iso(batch.scheduled_at) > ctx.clock():
+            scheduled = ctx.batches.update_status(
+                batch.id,
+                from_statuses=[B.DRAFT],
+                to_status=next_status(batch.status, A.SCHEDULE),
+                set_fields={"due_at": batch.scheduled_at, "updated_at": ctx.now_iso()},
+            )
+            if scheduled is None:
+                raise _changed_meanwhile(batch)
+            return {"success": True, "message": f"Batch scheduled for {batch.scheduled_at}"}
+        begin_run(ctx, batch)
+        return {"success": True, "message": "Batch started"}
+    if batch.status is B.SCHEDULED:
+        begin_run(ctx, batch)
+        return {"success": True, "message": "Batch started"}
+    if batch.status is B.PAUSED:
+        return resume(ctx, account_id, batch.id, via_start=True)
+    # running: make sure pending recipients (e.g. ones reset for a retry) get dialed
+    if ids:
+        _retry_recipients(ctx, batch, ids)
+    continue_run(ctx, batch)
+    return {"success": True, "message": "Batch started"}
+
+
+def _retry_recipients(ctx: Context, batch: Batch, ids: set[str]) -> int:
+    now_iso = ctx.now_iso()
+    final = [s for s in RecipientStatus if s in TERMINAL]
+    reset = 0
+    for recipient in ctx.recipients.in_batch(batch.id):
+        if recipient.id in ids and ctx.recipients.reset_for_rerun(batch.id, recipient.sk, final, now_iso):
+            reset += 1
+    if reset:
+        recount(ctx, batch.id)
+    return reset
+
+
+def cancel(ctx: Context, account_id: str, batch_id: str) -> dict[str, Any]:
+    batch = get_owned_batch(ctx, account_id, batch_id)
+    target = next_status(batch.status, A.CANCEL)
+    now_iso = ctx.now_iso()
+    cancelled = ctx.batches.update_status(
+        batch.id,
+        from_statuses=[batch.status],
+        to_status=target,
+        set_fields={"cancelled_at": now_iso, "updated_at": now_iso},
+        remove_fields=["due_at", "paused_reason"],
+    )
+    if cancelled is None:
+        raise _changed_meanwhile(batch)
+    if batch.pass_number > 0:
+        # No new Map child starts; children already waiting are answered by their calls or
+        # time out. Dial messages still queued find the batch cancelled and skip.
+        run_pass = RunPass(batch_id=batch.id, run=batch.run_number, pass_number=batch.pass_number)
+        arn = ctx.settings.state_machine_arn.replace(":stateMachine:", ":execution:")
+        try:
+            ctx.sfn.stop_execution(executionArn=f"{arn}:{run_pass.execution_name}", cause="Batch cancelled")
+        except ctx.sfn.exceptions.ExecutionDoesNotExist:
+            pass
+    skipped = sum(
+        1
+        for rk, _ in ctx.recipients.pending_keys(batch.id)
+        if ctx.recipients.skip(batch.id, rk, "Batch cancelled", now_iso)
+    )
+    return {"success": True, "message": "Batch cancelled", "skipped": skipped}
+
+
+def pause(ctx: Context, account_id: str, batch_id: str, reason: str = "manual") -> dict[str, Any]:
+    batch = get_owned_batch(ctx, account_id, batch_id)
+    target = next_status(batch.status, A.PAUSE)
+    paused = ctx.batches.update_status(
+        batch.id,
+        from_statuses=[batch.status],
+        to_status=target,
+        set_fields={"paused_reason": reason, "updated_at": ctx.now_iso()},
+        remove_fields=["due_at"],
+    )
+    if paused is None:
+        raise _changed_meanwhile(batch)
+    return {"success": True, "message": "Batch paused"}
+
+
+def resume(ctx: Context, account_id: str, batch_id: str, *, via_start: bool = False) -> dict[str, Any]:
+    batch = get_owned_batch(ctx, account_id, batch_id)
+    target = next_status(batch.status, A.START if via_start else A.RESUME)
+    resumed = ctx.batches.update_status(
+        batch.id,
+        from_statuses=[B.PAUSED],
+        to_status=target,
+        set_fields={"updated_at": ctx.now_iso()},
+        remove_fields=["paused_reason"],
+        expect={"run_number": batch.run_number},
+    )
+    if resumed is None:
+        raise _changed_meanwhile(batch)
+    continue_run(ctx, resumed)
+    return {"success": True, "message": "Batch resumed"}
+
+
+_UPDATABLE = [
+    "name",
+    "agent_id",
+    "send_now",
+    "scheduled_at",
+    "window_start_time",
+    "window_end_time",
+    "window_days",
+    "timezone",
+    "reserved_concurrency",
+    "max_concurrency",
+    "purpose",
+    "goal",
+]
+
+
+def update(ctx: Context, account_id: str, request: UpdateBatchRequest) -> Batch:
+    batch = get_owned_batch(ctx, account_id, request.batch_id)
+    next_status(batch.status, A.UPDATE)  # only drafts (recurring templates: see recurrence)
+    given = request.model_dump(exclude_unset=True)
+    fields: dict[str, Any] = {name: given[name] for name in _UPDATABLE if name in given}
+    if "caller_id" in given:
+        try:
+            caller_id = to_e164(given["caller_id"], ctx.settings.default_region)
+        except InvalidPhoneNumber as exc:
+            raise InvalidRequest(f"caller_id {exc}", [{"field": "caller_id", "message": str(exc)}]) from exc
+        number = ctx.accounts.get_caller_number(account_id, caller_id)
+        if number is None or not number.active:
+            message = f"{caller_id} is not an active number of this account"
+            raise InvalidRequest(f"caller_id {message}", [{"field": "caller_id", "message": message}])
+        fields["caller_id"] = caller_id
+        if "agent_id" not in given and number.agent_id:
+            fields["agent_id"] = number.agent_id
+    if fields.get("scheduled_at"):
+        fields["scheduled_at"] = future_iso(ctx, "scheduled_at", fields["scheduled_at"])
+    fields["updated_at"] = ctx.now_iso()
+    updated = ctx.batches.update_status(
+        batch.id, from_statuses=[batch.status], to_status=batch.status, set_fields=fields
+    )
+    if updated is None:
+        raise _changed_meanwhile(batch)
+    return updated

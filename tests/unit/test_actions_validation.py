@@ -70,3 +70,35 @@ def test_invalid_request_is_400_with_details() -> None:
     error = InvalidRequest("x bad", [{"field": "x", "message": "bad"}])
     assert status_for(error) == 400
     assert error_body(error) == {"error": "x bad", "details": [{"field": "x", "message": "bad"}]}
+
+
+def test_unknown_fields_are_reported() -> None:
+    body = refuse({**VALID, "nmae": "typo"})
+    assert body["details"][0] == {"field": "nmae", "message": "is not a field this action takes"}
+    body = refuse({**VALID, "recipients": [{"phone_number": "+14155551234", "emial": "x"}]})
+    assert body["details"][0]["field"] == "recipients.0.emial"
+
+
+def test_magpipe_client_fields_are_accepted() -> None:
+    from batchcalls.models.api import CreateBatchRequest
+
+    # What Magpipe's web client sends for a scheduled batch.
+    body = {
+        **VALID,
+        "status": "scheduled",
+        "send_now": False,
+        "scheduled_at": "2030-03-01T17:30:00.000Z",
+        "window_days": [3, 1, 2],
+        "max_concurrency": 10,
+        "reserved_concurrency": 0,
+        "recipients": [{"name": "A", "phone_number": "+14155551234", "sort_order": 0}],
+        "recurrence_type": "none",
+    }
+    request = CreateBatchRequest.model_validate(body)
+    assert request.window_days == [3, 1, 2] and request.max_concurrency == 10
+
+
+def test_agent_id_format() -> None:
+    body = refuse({**VALID, "agent_id": "bad agent!"})
+    assert body["details"][0]["field"] == "agent_id"
+    assert "letters" in body["details"][0]["message"]

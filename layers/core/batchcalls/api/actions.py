@@ -20,7 +20,7 @@ from batchcalls.models.api import (
     recipient_out,
     status_counts,
 )
-from batchcalls.services import batches, lifecycle
+from batchcalls.services import batches, idempotency, lifecycle
 from batchcalls.services.context import Context
 
 Action = Callable[[Context, str, Any], dict[str, Any]]
@@ -81,7 +81,7 @@ ACTIONS: dict[str, tuple[type[BaseModel], Action]] = {
 }
 
 
-def dispatch(ctx: Context, account_id: str, body: Any) -> dict[str, Any]:
+def dispatch(ctx: Context, account_id: str, body: Any, idempotency_key: str | None = None) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object with an 'action'")
     action = body.get("action")
@@ -90,4 +90,9 @@ def dispatch(ctx: Context, account_id: str, body: Any) -> dict[str, Any]:
     if action not in ACTIONS:
         raise InvalidRequest(f"Unknown action: {action}")
     model, handler = ACTIONS[action]
-    return handler(ctx, account_id, parse(model, body))
+    request = parse(model, body)
+    if idempotency_key is not None and action == "create":
+        return idempotency.run_once(
+            ctx, account_id, idempotency_key, body, lambda: handler(ctx, account_id, request)
+        )
+    return handler(ctx, account_id, request)

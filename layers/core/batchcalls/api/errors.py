@@ -51,6 +51,10 @@ def from_validation_error(exc: ValidationError) -> InvalidRequest:
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "missing":
             message = "is required"
+        elif err["type"] == "extra_forbidden":
+            message = "is not a field this action takes"
+        elif err["type"] == "string_pattern_mismatch" and field.endswith("agent_id"):
+            message = "must be 1–100 letters, digits, '-', '_', '.' or ':'"
         details.append({"field": field, "message": message})
     first = details[0]
     more = f" (and {len(details) - 1} more problems)" if len(details) > 1 else ""

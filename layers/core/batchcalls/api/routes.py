@@ -16,7 +16,7 @@ from batchcalls.api.actions import dispatch
 from batchcalls.api.errors import error_body, parse, status_for
 from batchcalls.domain.errors import DomainError, InvalidRequest, Unauthorized
 from batchcalls.models.api import RecipientsPageRequest, batch_out, status_counts
-from batchcalls.services import batches
+from batchcalls.services import batches, idempotency
 from batchcalls.services.context import get_context
 
 CORS_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key"]
@@ -42,7 +42,8 @@ def build_app() -> APIGatewayRestResolver:
             body = app.current_event.json_body
         except ValueError as exc:
             raise InvalidRequest("The request body is not valid JSON") from exc
-        return _json(200, dispatch(get_context(), account_id(), body))
+        key = app.current_event.headers.get(idempotency.KEY_HEADER)
+        return _json(200, dispatch(get_context(), account_id(), body, idempotency_key=key))
 
     app.post("/batch-calls")(actions)
     app.post("/functions/v1/batch-calls")(actions)
@@ -88,4 +89,5 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     global _app
     if _app is None:
         _app = build_app()
+    idempotency.register_lambda_context(context)
     return _app.resolve(event, context)

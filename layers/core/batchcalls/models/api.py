@@ -48,23 +48,30 @@ WindowDays = Annotated[list[int], AfterValidator(_check_days)]
 TimeZone = Annotated[str, AfterValidator(_check_zone)]
 
 
+AGENT_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"
+MAX_RECIPIENTS_PER_REQUEST = 20_000  # larger lists: the CSV upload
+
+
 class _Request(BaseModel):
-    # Magpipe's client sends a few fields we do not use; they are accepted and ignored.
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+    # A field this API does not know is reported (400), so a typo never silently does nothing.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    action: str | None = None
 
 
-class RecipientIn(_Request):
+class RecipientIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
     phone_number: str = Field(min_length=1, max_length=40)
     name: str | None = Field(default=None, max_length=200)
     sort_order: int | None = None
 
 
 class CreateBatchRequest(_Request):
-    action: Literal["create"] = "create"
     name: str = Field(min_length=1, max_length=200)
     caller_id: str = Field(min_length=1, max_length=40)
-    recipients: list[RecipientIn] = Field(min_length=1)
-    agent_id: str | None = Field(default=None, max_length=100)
+    recipients: list[RecipientIn] = Field(min_length=1, max_length=MAX_RECIPIENTS_PER_REQUEST)
+    agent_id: str | None = Field(default=None, pattern=AGENT_ID)
     status: Literal["draft", "running", "scheduled"] | None = None
     send_now: bool = True
     scheduled_at: str | None = None
@@ -105,7 +112,7 @@ class StartBatchRequest(BatchIdRequest):
 class UpdateBatchRequest(BatchIdRequest):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     caller_id: str | None = Field(default=None, min_length=1, max_length=40)
-    agent_id: str | None = Field(default=None, max_length=100)
+    agent_id: str | None = Field(default=None, pattern=AGENT_ID)
     send_now: bool | None = None
     scheduled_at: str | None = None
     window_start_time: HHMM | None = None
@@ -134,8 +141,10 @@ class ListBatchesRequest(_Request):
     cursor: str | None = Field(default=None, max_length=2000)  # ours: from next_cursor
 
 
-class RecipientsPageRequest(_Request):
+class RecipientsPageRequest(BaseModel):
     """Query of ``GET /batch-calls/{id}/recipients``."""
+
+    model_config = ConfigDict(extra="forbid")
 
     status: (
         Literal[

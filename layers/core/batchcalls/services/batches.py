@@ -83,6 +83,12 @@ def create_batch(ctx: Context, account_id: str, request: CreateBatchRequest) -> 
         message = f"{caller_id} is not an active number of this account"
         raise InvalidRequest(f"caller_id {message}", [{"field": "caller_id", "message": message}])
 
+    if request.reserved_concurrency >= account.max_concurrency:
+        message = f"must be below the account's max_concurrency ({account.max_concurrency})"
+        raise InvalidRequest(
+            f"reserved_concurrency {message}", [{"field": "reserved_concurrency", "message": message}]
+        )
+
     now = ctx.clock()
     now_iso = iso(now)
     batch_id = str(uuid.uuid4())

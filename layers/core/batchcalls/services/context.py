@@ -11,6 +11,7 @@ from batchcalls.config import Settings, get_settings
 from batchcalls.domain.clock import Clock, iso, system_clock
 from batchcalls.store.accounts import AccountStore
 from batchcalls.store.batches import BatchStore
+from batchcalls.store.idempotency import persistence_layer
 from batchcalls.store.recipients import RecipientStore
 from batchcalls.telephony.factory import make_provider
 from batchcalls.telephony.port import TelephonyProvider
@@ -45,6 +46,10 @@ class Context:
     @cached_property
     def recipients(self) -> RecipientStore:
         return RecipientStore(self.db, self.settings.table_name)
+
+    @cached_property
+    def idempotency(self) -> Any:
+        return persistence_layer(self.db, self.settings.table_name)
 
     @property
     def provider(self) -> TelephonyProvider:

@@ -73,6 +73,7 @@ def run(n: int, c: int, d: float) -> None:
         ctx = get_context()
         request = CreateBatchRequest.model_validate(
             {
+                "action": "create",
                 "name": f"bench N={n} C={c}",
                 "caller_id": "+16045551234",
                 "reserved_concurrency": 20 - c,

@@ -20,6 +20,7 @@ from tests.helpers import wait_for
 def _create(numbers: list[str]) -> str:
     request = CreateBatchRequest.model_validate(
         {
+            "action": "create",
             "name": "asl",
             "caller_id": "+16045551234",
             "recipients": [{"phone_number": n} for n in numbers],

@@ -5,15 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import TypeAdapter, ValidationError
 
-from batchcalls.api.errors import parse
+from batchcalls.api.errors import from_error_list
 from batchcalls.domain.errors import InvalidRequest
 from batchcalls.models.api import (
-    BatchIdRequest,
+    ActionRequest,
+    CancelBatchRequest,
     CreateBatchRequest,
+    GetBatchRequest,
     ListBatchesRequest,
     ListRunsRequest,
+    PauseBatchRequest,
+    ResumeBatchRequest,
     StartBatchRequest,
     UpdateBatchRequest,
     batch_out,
@@ -23,14 +27,15 @@ from batchcalls.models.api import (
 from batchcalls.services import batches, idempotency, lifecycle
 from batchcalls.services.context import Context
 
-Action = Callable[[Context, str, Any], dict[str, Any]]
+Handler = Callable[[Context, str, Any], dict[str, Any]]
+_ACTION_REQUEST: TypeAdapter[Any] = TypeAdapter(ActionRequest)
 
 
 def _create(ctx: Context, account_id: str, request: CreateBatchRequest) -> dict[str, Any]:
     return {"batch": batch_out(batches.create_batch(ctx, account_id, request))}
 
 
-def _get(ctx: Context, account_id: str, request: BatchIdRequest) -> dict[str, Any]:
+def _get(ctx: Context, account_id: str, request: GetBatchRequest) -> dict[str, Any]:
     view = batches.get_batch(ctx, account_id, request.batch_id)
     return {
         "batch": batch_out(view.batch, status_counts(view.recipients)),
@@ -56,43 +61,55 @@ def _start(ctx: Context, account_id: str, request: StartBatchRequest) -> dict[st
     return lifecycle.start(ctx, account_id, request)
 
 
-def _cancel(ctx: Context, account_id: str, request: BatchIdRequest) -> dict[str, Any]:
+def _cancel(ctx: Context, account_id: str, request: CancelBatchRequest) -> dict[str, Any]:
     return lifecycle.cancel(ctx, account_id, request.batch_id)
 
 
-def _pause(ctx: Context, account_id: str, request: BatchIdRequest) -> dict[str, Any]:
+def _pause(ctx: Context, account_id: str, request: PauseBatchRequest) -> dict[str, Any]:
     return lifecycle.pause(ctx, account_id, request.batch_id)
 
 
-def _resume(ctx: Context, account_id: str, request: BatchIdRequest) -> dict[str, Any]:
+def _resume(ctx: Context, account_id: str, request: ResumeBatchRequest) -> dict[str, Any]:
     return lifecycle.resume(ctx, account_id, request.batch_id)
 
 
-ACTIONS: dict[str, tuple[type[BaseModel], Action]] = {
-    "create": (CreateBatchRequest, _create),
-    "get": (BatchIdRequest, _get),
-    "list": (ListBatchesRequest, _list),
-    "list_runs": (ListRunsRequest, _list_runs),
-    "update": (UpdateBatchRequest, _update),
-    "start": (StartBatchRequest, _start),
-    "cancel": (BatchIdRequest, _cancel),
-    "pause": (BatchIdRequest, _pause),
-    "resume": (BatchIdRequest, _resume),
+HANDLERS: dict[type, Handler] = {
+    CreateBatchRequest: _create,
+    GetBatchRequest: _get,
+    ListBatchesRequest: _list,
+    ListRunsRequest: _list_runs,
+    UpdateBatchRequest: _update,
+    StartBatchRequest: _start,
+    CancelBatchRequest: _cancel,
+    PauseBatchRequest: _pause,
+    ResumeBatchRequest: _resume,
 }
 
 
-def dispatch(ctx: Context, account_id: str, body: Any, idempotency_key: str | None = None) -> dict[str, Any]:
+# Validation errors of a discriminated union are located under the tag: drop it.
+ACTION_NAMES = ("body", "create", "get", "list", "list_runs", "update", "start", "cancel", "pause", "resume")
+
+
+def parse_action(body: Any) -> Any:
+    """The body as the request model of its ``action`` (400 for anything else)."""
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object with an 'action'")
-    action = body.get("action")
-    if not isinstance(action, str) or not action:
-        raise InvalidRequest("action is required", [{"field": "action", "message": "is required"}])
-    if action not in ACTIONS:
-        raise InvalidRequest(f"Unknown action: {action}")
-    model, handler = ACTIONS[action]
-    request = parse(model, body)
-    if idempotency_key is not None and action == "create":
+    try:
+        return _ACTION_REQUEST.validate_python(body)
+    except ValidationError as exc:
+        raise from_error_list(list(exc.errors()), strip=ACTION_NAMES) from exc
+
+
+def run_action(
+    ctx: Context, account_id: str, request: Any, body: Any, idempotency_key: str | None = None
+) -> dict[str, Any]:
+    handler = HANDLERS[type(request)]
+    if idempotency_key is not None and isinstance(request, CreateBatchRequest):
         return idempotency.run_once(
             ctx, account_id, idempotency_key, body, lambda: handler(ctx, account_id, request)
         )
     return handler(ctx, account_id, request)
+
+
+def dispatch(ctx: Context, account_id: str, body: Any, idempotency_key: str | None = None) -> dict[str, Any]:
+    return run_action(ctx, account_id, parse_action(body), body, idempotency_key)

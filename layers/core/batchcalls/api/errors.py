@@ -45,10 +45,27 @@ def error_body(error: DomainError) -> dict[str, Any]:
 
 def from_validation_error(exc: ValidationError) -> InvalidRequest:
     """A pydantic error → a sentence naming the first field and problem, plus every detail."""
+    return from_error_list(list(exc.errors()))
+
+
+def from_error_list(errors: list[Any], strip: tuple[str, ...] = ()) -> InvalidRequest:
+    """Errors in pydantic's shape; ``strip`` drops leading location parts (``body``, a tag)."""
+    for err in errors:
+        # The discriminated union of actions: the tag is the action.
+        if err.get("type") == "union_tag_invalid":
+            tag = (err.get("ctx") or {}).get("tag", "")
+            return InvalidRequest(f"Unknown action: {tag}")
+        if err.get("type") == "union_tag_not_found":
+            return InvalidRequest("action is required", [{"field": "action", "message": "is required"}])
+        if err.get("type") == "json_invalid":
+            return InvalidRequest("The request body is not valid JSON")
     details = []
-    for err in exc.errors():
-        field = ".".join(str(part) for part in err["loc"]) or "body"
-        message = err["msg"].removeprefix("Value error, ")
+    for err in errors:
+        loc = [str(part) for part in err.get("loc", ())]
+        while loc and loc[0] in strip:
+            loc = loc[1:]
+        field = ".".join(loc) or "body"
+        message = str(err.get("msg", "is not valid")).removeprefix("Value error, ")
         if err["type"] == "missing":
             message = "is required"
         elif err["type"] == "extra_forbidden":

@@ -1,33 +1,60 @@
-"""The REST API (API Gateway → the ``api`` Lambda), on Powertools' event handler."""
+"""The REST API (API Gateway → the ``api`` Lambda) on Powertools' event handler, with request
+validation and the OpenAPI document generated from the same pydantic models."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import (
-    APIGatewayRestResolver,
-    CORSConfig,
-    Response,
-    content_types,
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+
+from batchcalls.api import examples
+from batchcalls.api.actions import ACTION_NAMES, run_action
+from batchcalls.api.errors import error_body, from_error_list, status_for
+from batchcalls.domain.errors import DomainError, Unauthorized
+from batchcalls.models.api import (
+    ActionRequest,
+    ActionResponse,
+    BatchResponse,
+    ErrorOut,
+    RecipientsPage,
+    RecipientsPageRequest,
+    _RecipientStatusName,
+    batch_out,
+    status_counts,
 )
-
-from batchcalls.api.actions import dispatch
-from batchcalls.api.errors import error_body, parse, status_for
-from batchcalls.domain.errors import DomainError, InvalidRequest, Unauthorized
-from batchcalls.models.api import RecipientsPageRequest, batch_out, status_counts
 from batchcalls.services import batches, idempotency
 from batchcalls.services.context import get_context
 
 CORS_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key"]
+TITLE = "batchcalls"
+VERSION = "1.0.0"
 
 
 def _json(status: int, body: dict[str, Any]) -> Response[str]:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
 
 
+def _errors(*statuses: int) -> dict[int, OpenAPIResponse]:
+    meaning = {
+        400: "Bad input: the sentence names the field and the problem; `details` lists every problem",
+        401: "Missing or unknown API key",
+        404: "No such batch in this account",
+        409: "Not allowed in the batch's current status, or a conflicting retry",
+    }
+    return {
+        status: {"description": meaning[status], "content": {"application/json": {"model": ErrorOut}}}
+        for status in statuses
+    }
+
+
 def build_app() -> APIGatewayRestResolver:
-    app = APIGatewayRestResolver(cors=CORSConfig(allow_origin="*", allow_headers=CORS_HEADERS, max_age=600))
+    app = APIGatewayRestResolver(
+        cors=CORSConfig(allow_origin="*", allow_headers=CORS_HEADERS, max_age=600), enable_validation=True
+    )
 
     def account_id() -> str:
         # Set by the REQUEST authorizer (API Gateway passes its context through).
@@ -37,43 +64,90 @@ def build_app() -> APIGatewayRestResolver:
             raise Unauthorized("Unauthorized")
         return str(account)
 
-    def actions() -> Response[str]:
-        try:
-            body = app.current_event.json_body
-        except ValueError as exc:
-            raise InvalidRequest("The request body is not valid JSON") from exc
+    def actions(request: Annotated[ActionRequest, Body(openapi_examples=examples.ACTIONS)]) -> Response[str]:
         key = app.current_event.headers.get(idempotency.KEY_HEADER)
-        return _json(200, dispatch(get_context(), account_id(), body, idempotency_key=key))
+        body = app.current_event.json_body
+        return _json(200, run_action(get_context(), account_id(), request, body, idempotency_key=key))
 
-    app.post("/batch-calls")(actions)
-    app.post("/functions/v1/batch-calls")(actions)
+    action_docs: dict[str, Any] = {
+        "summary": "Run an action (create, get, list, list_runs, update, start, cancel, pause, resume)",
+        "description": (
+            "Magpipe's Batch Calls API: one endpoint, the JSON body's `action` picks the operation. "
+            "Send `Idempotency-Key` with `create` to make retries safe."
+        ),
+        "responses": {
+            200: {
+                "description": "The action's result (see the examples of each action)",
+                "content": {"application/json": {"model": ActionResponse, "examples": examples.RESPONSES}},
+            },
+            **_errors(400, 401, 404, 409),
+        },
+        "tags": ["Batch calls"],
+    }
+    app.post("/batch-calls", **action_docs)(actions)
+    app.post("/functions/v1/batch-calls", **{**action_docs, "summary": "The same, at Magpipe's path"})(
+        actions
+    )
 
-    @app.get("/batch-calls/<batch_id>")
+    @app.get(
+        "/batch-calls/<batch_id>",
+        summary="A batch without its recipients (with per-status counts)",
+        responses={
+            200: {"description": "The batch", "content": {"application/json": {"model": BatchResponse}}},
+            **_errors(400, 401, 404),
+        },
+        tags=["Batch calls"],
+    )
     def get_batch(batch_id: str) -> Response[str]:
         view = batches.get_batch(get_context(), account_id(), batch_id)
         return _json(200, {"batch": batch_out(view.batch, status_counts(view.recipients))})
 
-    @app.get("/batch-calls/<batch_id>/recipients")
-    def recipients_page(batch_id: str) -> Response[str]:
-        """Live status, cheaply: one page of recipients, optionally only those of one status or
-        changed since a moment (poll with the last response's ``server_time``)."""
-        query = app.current_event.query_string_parameters or {}
-        ctx = get_context()
-        page = batches.recipients_page(
-            ctx,
-            account_id(),
-            batch_id,
-            parse(RecipientsPageRequest, query),
+    @app.get(
+        "/batch-calls/<batch_id>/recipients",
+        summary="One page of recipients, for cheap live polling",
+        description=(
+            "Filter by `status`, or only those changed since `updated_since` (pass the previous "
+            "response's `server_time`); continue with `cursor` = the previous `next_cursor`."
+        ),
+        responses={
+            200: {"description": "A page", "content": {"application/json": {"model": RecipientsPage}}},
+            **_errors(400, 401, 404),
+        },
+        tags=["Batch calls"],
+    )
+    def recipients_page(
+        batch_id: str,
+        status: Annotated[_RecipientStatusName | None, Query()] = None,
+        cursor: Annotated[str | None, Query(max_length=200)] = None,
+        updated_since: Annotated[str | None, Query(max_length=40)] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> Response[str]:
+        request = RecipientsPageRequest(
+            status=status, cursor=cursor, updated_since=updated_since, limit=limit
         )
-        return _json(200, page)
+        return _json(200, batches.recipients_page(get_context(), account_id(), batch_id, request))
 
-    @app.get("/health")
+    @app.get("/health", summary="Liveness (no key)", tags=["Service"])
     def health() -> Response[str]:
         return _json(200, {"status": "ok"})
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi() -> Response[str]:
+        return Response(
+            status_code=200,
+            content_type=content_types.APPLICATION_JSON,
+            body=app.get_openapi_json_schema(title=TITLE, version=VERSION, summary=examples.API_SUMMARY),
+        )
 
     @app.exception_handler(DomainError)
     def domain_error(error: DomainError) -> Response[str]:
         return _json(status_for(error), error_body(error))
+
+    @app.exception_handler(RequestValidationError)
+    def invalid_request(error: RequestValidationError) -> Response[str]:
+        return _json(
+            400, error_body(from_error_list(list(error.errors()), strip=(*ACTION_NAMES, "query", "path")))
+        )
 
     @app.not_found
     def not_found(_: Exception) -> Response[str]:

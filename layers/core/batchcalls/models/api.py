@@ -56,8 +56,6 @@ class _Request(BaseModel):
     # A field this API does not know is reported (400), so a typo never silently does nothing.
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    action: str | None = None
-
 
 class RecipientIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -68,6 +66,10 @@ class RecipientIn(BaseModel):
 
 
 class CreateBatchRequest(_Request):
+    """Create a batch: send now (default), schedule (``send_now: false`` + ``scheduled_at``) or
+    save a draft (``status: "draft"``)."""
+
+    action: Literal["create"]
     name: str = Field(min_length=1, max_length=200)
     caller_id: str = Field(min_length=1, max_length=40)
     recipients: list[RecipientIn] = Field(min_length=1, max_length=MAX_RECIPIENTS_PER_REQUEST)
@@ -99,10 +101,38 @@ class BatchIdRequest(_Request):
     batch_id: str = Field(min_length=1, max_length=100)
 
 
+class GetBatchRequest(BatchIdRequest):
+    """The batch with its recipients, per-status ``counts`` and (series parents) the last 20 runs."""
+
+    action: Literal["get"]
+
+
+class CancelBatchRequest(BatchIdRequest):
+    """Pending recipients are skipped; calls already connected finish and report."""
+
+    action: Literal["cancel"]
+
+
+class PauseBatchRequest(BatchIdRequest):
+    """Ours: no new dial starts until ``resume``; calls in progress finish."""
+
+    action: Literal["pause"]
+
+
+class ResumeBatchRequest(BatchIdRequest):
+    """Ours: a paused batch dials its pending recipients again."""
+
+    action: Literal["resume"]
+
+
 _FINAL_STATUSES = Literal["completed", "failed", "busy", "no_answer", "skipped"]
 
 
 class StartBatchRequest(BatchIdRequest):
+    """Start a draft, start a scheduled batch now, continue a running or paused one, or re-run
+    a completed/cancelled/failed one (every recipient back to pending, counters to 0)."""
+
+    action: Literal["start"]
     # Ours: re-run (or retry, on a running batch) only recipients with these final outcomes…
     only_statuses: list[_FINAL_STATUSES] | None = Field(default=None, min_length=1)
     # …or only these recipients (ids from `get`).
@@ -110,6 +140,9 @@ class StartBatchRequest(BatchIdRequest):
 
 
 class UpdateBatchRequest(BatchIdRequest):
+    """Change a draft (only drafts can be edited)."""
+
+    action: Literal["update"]
     name: str | None = Field(default=None, min_length=1, max_length=200)
     caller_id: str | None = Field(default=None, min_length=1, max_length=40)
     agent_id: str | None = Field(default=None, pattern=AGENT_ID)
@@ -126,12 +159,18 @@ class UpdateBatchRequest(BatchIdRequest):
 
 
 class ListRunsRequest(_Request):
+    """The runs of a recurring series, newest occurrence first."""
+
+    action: Literal["list_runs"]
     parent_batch_id: str = Field(min_length=1, max_length=100)
     limit: int = Field(default=50, ge=1, le=200)
     offset: int = Field(default=0, ge=0)
 
 
 class ListBatchesRequest(_Request):
+    """The account's batches, newest first (runs of a series are listed under their parent)."""
+
+    action: Literal["list"]
     status: (
         Literal["draft", "scheduled", "running", "paused", "completed", "cancelled", "failed", "recurring"]
         | None
@@ -166,45 +205,157 @@ class RecipientsPageRequest(BaseModel):
     limit: int = Field(default=100, ge=1, le=1000)
 
 
-# -- responses -------------------------------------------------------------------------------
-
-_BATCH_FIELDS = [
-    "id",
-    "user_id",
-    "name",
-    "caller_id",
-    "agent_id",
-    "status",
-    "paused_reason",
-    "failure_reason",
-    "send_now",
-    "scheduled_at",
-    "window_start_time",
-    "window_end_time",
-    "window_days",
-    "timezone",
-    "reserved_concurrency",
-    "max_concurrency",
-    "purpose",
-    "goal",
-    "total_recipients",
-    "completed_count",
-    "failed_count",
-    "skipped_count",
-    "duplicates_dropped",
-    "created_at",
-    "updated_at",
-    "started_at",
-    "completed_at",
-    "parent_batch_id",
-    "occurrence_number",
-    "recurrence_type",
-    "recurrence_interval",
-    "recurrence_end_date",
-    "recurrence_max_runs",
-    "recurrence_run_count",
-    "run_number",
+ActionRequest = Annotated[
+    CreateBatchRequest
+    | GetBatchRequest
+    | ListBatchesRequest
+    | ListRunsRequest
+    | UpdateBatchRequest
+    | StartBatchRequest
+    | CancelBatchRequest
+    | PauseBatchRequest
+    | ResumeBatchRequest,
+    Field(discriminator="action"),
 ]
+
+
+# -- responses -------------------------------------------------------------------------------
+# Documented in the OpenAPI; the ``*_out`` functions below build exactly these shapes.
+
+_BatchStatusName = Literal[
+    "draft", "scheduled", "running", "paused", "completed", "cancelled", "failed", "recurring"
+]
+_RecipientStatusName = Literal[
+    "pending",
+    "calling",
+    "initiated",
+    "ringing",
+    "in_progress",
+    "completed",
+    "failed",
+    "busy",
+    "no_answer",
+    "skipped",
+]
+
+
+class BatchOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    user_id: str
+    name: str
+    caller_id: str
+    agent_id: str | None
+    status: _BatchStatusName
+    paused_reason: str | None = Field(description="manual, outside_window or insufficient_credits")
+    failure_reason: str | None
+    send_now: bool
+    scheduled_at: str | None
+    window_start_time: str
+    window_end_time: str
+    window_days: list[int]
+    timezone: str
+    reserved_concurrency: int
+    max_concurrency: int | None
+    purpose: str | None
+    goal: str | None
+    total_recipients: int
+    completed_count: int
+    failed_count: int = Field(description="failed + busy + no_answer")
+    skipped_count: int
+    duplicates_dropped: int
+    created_at: str
+    updated_at: str
+    started_at: str | None
+    completed_at: str | None
+    cancelled_at: str | None
+    parent_batch_id: str | None
+    occurrence_number: int | None
+    recurrence_type: str
+    recurrence_interval: int
+    recurrence_end_date: str | None
+    recurrence_max_runs: int | None
+    recurrence_run_count: int
+    run_number: int
+    counts: dict[str, int] | None = Field(default=None, description="recipients per status (get only)")
+
+
+class RecipientOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    batch_id: str
+    phone_number: str
+    name: str | None
+    status: _RecipientStatusName
+    status_label: str
+    sort_order: int
+    attempts: int
+    call_id: str | None
+    attempted_at: str | None
+    answered_at: str | None
+    completed_at: str | None
+    duration_seconds: int | None
+    answered_by: str | None
+    error_message: str | None
+    updated_at: str | None
+
+
+class BatchResponse(BaseModel):
+    """create, update"""
+
+    model_config = ConfigDict(extra="forbid")
+    batch: BatchOut
+
+
+class GetBatchResponse(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    batch: BatchOut
+    recipients: list[RecipientOut]
+    runs: list[BatchOut] | None
+
+
+class ListBatchesResponse(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    batches: list[BatchOut]
+    next_cursor: str | None
+
+
+class ListRunsResponse(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    runs: list[BatchOut]
+
+
+class ActionResult(BaseModel):
+    """start, cancel, pause, resume"""
+
+    model_config = ConfigDict(extra="forbid")
+    success: bool
+    message: str
+    skipped: int | None = None
+
+
+class RecipientsPage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    recipients: list[RecipientOut]
+    next_cursor: str | None
+    server_time: str
+
+
+class ErrorDetail(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    error: str
+    details: list[ErrorDetail] | None = None
+
+
+ActionResponse = BatchResponse | GetBatchResponse | ListBatchesResponse | ListRunsResponse | ActionResult
+
+_BATCH_FIELDS = [name for name in BatchOut.model_fields if name != "counts"]
 
 
 def batch_out(batch: Batch, counts: dict[str, int] | None = None) -> dict[str, Any]:
@@ -216,24 +367,10 @@ def batch_out(batch: Batch, counts: dict[str, int] | None = None) -> dict[str, A
 
 
 def recipient_out(recipient: Recipient) -> dict[str, Any]:
-    return {
-        "id": recipient.id,
-        "batch_id": recipient.batch_id,
-        "phone_number": recipient.phone_number,
-        "name": recipient.name,
-        "status": recipient.status.value,
-        "status_label": UI_LABELS[recipient.status],
-        "sort_order": recipient.sort_order,
-        "attempts": recipient.attempts,
-        "call_id": recipient.call_id,
-        "attempted_at": recipient.attempted_at,
-        "answered_at": recipient.answered_at,
-        "completed_at": recipient.completed_at,
-        "duration_seconds": recipient.duration_seconds,
-        "answered_by": recipient.answered_by,
-        "error_message": recipient.error_message,
-        "updated_at": recipient.updated_at,
-    }
+    out = {name: getattr(recipient, name) for name in RecipientOut.model_fields if name != "status_label"}
+    out["status"] = recipient.status.value
+    out["status_label"] = UI_LABELS[recipient.status]
+    return out
 
 
 def status_counts(recipients: list[Recipient]) -> dict[str, int]:

@@ -4,12 +4,13 @@ validation and the OpenAPI document generated from the same pydantic models."""
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from pydantic import BaseModel
 
 from batchcalls.api import examples
 from batchcalls.api.actions import ACTION_NAMES, run_action
@@ -32,6 +33,10 @@ from batchcalls.services.context import get_context
 CORS_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key"]
 TITLE = "batchcalls"
 VERSION = "1.0.0"
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
 
 
 def _json(status: int, body: dict[str, Any]) -> Response[str]:
@@ -127,7 +132,12 @@ def build_app() -> APIGatewayRestResolver:
         )
         return _json(200, batches.recipients_page(get_context(), account_id(), batch_id, request))
 
-    @app.get("/health", summary="Liveness (no key)", tags=["Service"])
+    @app.get(
+        "/health",
+        summary="Liveness (no key)",
+        responses={200: {"description": "Up", "content": {"application/json": {"model": Health}}}},
+        tags=["Service"],
+    )
     def health() -> Response[str]:
         return _json(200, {"status": "ok"})
 

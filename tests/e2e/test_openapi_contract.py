@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import requests
 import schemathesis
-from schemathesis.specs.openapi.checks import positive_data_acceptance
 from hypothesis import HealthCheck, given, settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from local.stack import OfflineStack, StackOptions
 
@@ -19,7 +19,9 @@ KEY = {"Authorization": "Bearer local-dev-key"}
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[OfflineStack]:
-    options = StackOptions(port=0, tick_seconds=3600, sim_env={"LOCAL_SIM_RING_SECONDS": "0.1", "LOCAL_SIM_TALK_SECONDS": "0.1"})
+    options = StackOptions(
+        port=0, tick_seconds=3600, sim_env={"LOCAL_SIM_RING_SECONDS": "0.1", "LOCAL_SIM_TALK_SECONDS": "0.1"}
+    )
     with OfflineStack(options) as running:
         yield running
 
@@ -38,7 +40,9 @@ def test_every_operation_keeps_its_contract(stack: OfflineStack) -> None:
         @given(case=operation.as_strategy())
         @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def keeps_contract(case: Any) -> None:
-            case.call_and_validate(base_url=stack.api.url, headers=KEY, excluded_checks=[positive_data_acceptance])
+            case.call_and_validate(
+                base_url=stack.api.url, headers=KEY, excluded_checks=[positive_data_acceptance]
+            )
 
         keeps_contract()
 
@@ -47,7 +51,17 @@ def test_the_document_describes_every_action(stack: OfflineStack) -> None:
     doc = requests.get(f"{stack.api.url}/openapi.json", timeout=10).json()
     body = doc["paths"]["/batch-calls"]["post"]["requestBody"]["content"]["application/json"]
     mapping = body["schema"]["discriminator"]["mapping"]
-    assert set(mapping) == {"create", "get", "list", "list_runs", "update", "start", "cancel", "pause", "resume"}
+    assert set(mapping) == {
+        "create",
+        "get",
+        "list",
+        "list_runs",
+        "update",
+        "start",
+        "cancel",
+        "pause",
+        "resume",
+    }
     assert {"create", "get", "start", "cancel"} <= set(body["examples"])
     responses = doc["paths"]["/batch-calls"]["post"]["responses"]
     assert {"200", "400", "401", "404", "409"} <= set(responses)

@@ -228,3 +228,35 @@ def test_number_from_the_manifest_needs_no_read(ctx: Context) -> None:
     msg = message(batch).model_copy(update={"to": "+14155551234"})
     assert dial(ctx, msg) == "dialed"
     assert ctx.provider.placed[0].to == "+14155551234"  # type: ignore[attr-defined]
+
+
+def test_deactivated_caller_id_fails_the_batch_before_dialing(ctx: Context) -> None:
+    from batchcalls.models.domain import CallerNumber
+
+    batch = make_batch(ctx, ["+14155551234"])
+    ctx.accounts.put_caller_number(DEMO_ACCOUNT_ID, CallerNumber(phone_number="+16045551234", active=False))
+    try:
+        assert dial(ctx, message(batch, token="t")) == "deferred"
+        after = ctx.batches.get(batch.id)
+        recipient = ctx.recipients.get(batch.id, "R#0000001")
+        assert after is not None and after.status is BatchStatus.FAILED
+        assert "no longer an active number" in (after.failure_reason or "")
+        assert recipient is not None and recipient.status is RecipientStatus.PENDING
+        assert ctx.provider.placed == []  # type: ignore[attr-defined]
+    finally:
+        ctx.accounts.put_caller_number(
+            DEMO_ACCOUNT_ID, CallerNumber(phone_number="+16045551234", active=True, agent_id="agent-demo")
+        )
+
+
+def test_caller_id_refused_by_the_provider_fails_the_batch(ctx: Context) -> None:
+    from batchcalls.telephony.port import CallerIdRejected
+
+    batch = make_batch(ctx, ["+14155551234"])
+    ctx.provider.fail_with = CallerIdRejected("not a verified caller ID")  # type: ignore[attr-defined]
+    assert dial(ctx, message(batch)) == "deferred"
+    after = ctx.batches.get(batch.id)
+    recipient = ctx.recipients.get(batch.id, "R#0000001")
+    assert after is not None and after.status is BatchStatus.FAILED
+    assert "caller ID +16045551234 was refused" in (after.failure_reason or "")
+    assert recipient is not None and recipient.status is RecipientStatus.PENDING and recipient.attempts == 0

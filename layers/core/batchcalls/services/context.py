@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -22,6 +23,7 @@ class Context:
     settings: Settings
     clock: Clock = system_clock
     _provider: TelephonyProvider | None = field(default=None, repr=False)
+    _caller_checks: dict[tuple[str, str], tuple[bool, float]] = field(default_factory=dict, repr=False)
 
     @cached_property
     def db(self) -> Any:
@@ -57,9 +59,24 @@ class Context:
             self._provider = make_provider(self.settings)
         return self._provider
 
+    def caller_id_active(self, account_id: str, e164: str) -> bool:
+        """Is the caller ID still an active number of the account? Read at most every
+        ``CALLER_CHECK_SECONDS`` per container (a deactivation takes effect within that time),
+        instead of once per dial. A plain dict: one entry per caller ID, nothing to evict."""
+        now = time.monotonic()
+        cached = self._caller_checks.get((account_id, e164))
+        if cached and now - cached[1] < CALLER_CHECK_SECONDS:
+            return cached[0]
+        number = self.accounts.get_caller_number(account_id, e164)
+        active = bool(number and number.active)
+        self._caller_checks[(account_id, e164)] = (active, now)
+        return active
+
     def now_iso(self) -> str:
         return iso(self.clock())
 
+
+CALLER_CHECK_SECONDS = 30.0
 
 _context: Context | None = None
 

@@ -18,7 +18,13 @@ from batchcalls.services.callbacks import agent_twiml_url, status_callback_url
 from batchcalls.services.context import Context
 from batchcalls.services.tokens import answer_task
 from batchcalls.store.recipients import Claim
-from batchcalls.telephony.port import CallOutcomeUnknown, CallRejected, CallRequest, ProviderAuthError
+from batchcalls.telephony.port import (
+    CallerIdRejected,
+    CallOutcomeUnknown,
+    CallRejected,
+    CallRequest,
+    ProviderAuthError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +52,16 @@ def dial(ctx: Context, message: DialMessage) -> str:
             else "duplicate"
         )
 
+    if batch.status is BatchStatus.RUNNING and not ctx.caller_id_active(batch.user_id, batch.caller_id):
+        reason = f"The caller ID {batch.caller_id} is no longer an active number of this account"
+        ctx.batches.update_status(
+            batch_id,
+            from_statuses=[BatchStatus.RUNNING],
+            to_status=BatchStatus.FAILED,
+            set_fields={"failure_reason": reason, "updated_at": now_iso},
+            remove_fields=["due_at"],
+        )
+        return dial(ctx, message)  # decide again from the failed batch: defer
     if batch.status is not BatchStatus.RUNNING or not window.is_open(batch.window, now, batch.timezone):
         return (
             answer("deferred") if ctx.recipients.defer(batch_id, rk, message.ticket, now_iso) else "duplicate"
@@ -78,6 +94,9 @@ def dial(ctx: Context, message: DialMessage) -> str:
     )
     try:
         placed = ctx.provider.place_call(request)
+    except CallerIdRejected as exc:
+        _fail_batch(ctx, batch_id, ticket, rk, f"The caller ID {batch.caller_id} was refused: {exc}", now_iso)
+        return answer("deferred")
     except CallRejected as exc:
         ctx.recipients.finish(
             batch_id,
@@ -89,18 +108,8 @@ def dial(ctx: Context, message: DialMessage) -> str:
         )
         return answer("failed")
     except ProviderAuthError as exc:
-        # No call of this account can be placed: the batch fails, the recipient stays pending
-        # so a re-run continues where this one stopped.
-        ctx.recipients.release_claim(batch_id, rk, ticket, now_iso)
-        ctx.batches.update_status(
-            batch_id,
-            from_statuses=[BatchStatus.RUNNING, BatchStatus.PAUSED],
-            to_status=BatchStatus.FAILED,
-            set_fields={
-                "failure_reason": f"The telephony provider refused our credentials: {exc}",
-                "updated_at": now_iso,
-            },
-            remove_fields=["due_at"],
+        _fail_batch(
+            ctx, batch_id, ticket, rk, f"The telephony provider refused our credentials: {exc}", now_iso
         )
         return answer("deferred")
     except CallOutcomeUnknown:
@@ -115,3 +124,16 @@ def dial(ctx: Context, message: DialMessage) -> str:
     ctx.recipients.set_call_id(batch_id, rk, ticket, placed.call_id)
     ctx.recipients.put_call_pointer(placed.call_id, batch_id, rk, ticket, now_iso)
     return "dialed"
+
+
+def _fail_batch(ctx: Context, batch_id: str, ticket: str, rk: str, reason: str, now_iso: str) -> None:
+    """No call of this batch can be placed: it fails with the reason; the recipient goes back to
+    pending so a re-run (after the cause is fixed) continues where this one stopped."""
+    ctx.recipients.release_claim(batch_id, rk, ticket, now_iso)
+    ctx.batches.update_status(
+        batch_id,
+        from_statuses=[BatchStatus.RUNNING, BatchStatus.PAUSED],
+        to_status=BatchStatus.FAILED,
+        set_fields={"failure_reason": reason, "updated_at": now_iso},
+        remove_fields=["due_at"],
+    )

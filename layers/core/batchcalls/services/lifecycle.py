@@ -78,9 +78,16 @@ def recount(ctx: Context, batch_id: str) -> dict[str, int]:
     return counters
 
 
+def _require_active_caller(ctx: Context, batch: Batch) -> None:
+    number = ctx.accounts.get_caller_number(batch.user_id, batch.caller_id)
+    if number is None or not number.active:
+        raise Conflict(f"The caller ID {batch.caller_id} is not an active number of this account")
+
+
 def start(ctx: Context, account_id: str, request: StartBatchRequest) -> dict[str, Any]:
     batch = get_owned_batch(ctx, account_id, request.batch_id)
     next_status(batch.status, A.START)  # 409 for a status start does not apply to
+    _require_active_caller(ctx, batch)
     ids = set(request.recipient_ids) if request.recipient_ids else None
     statuses = [RecipientStatus(s) for s in request.only_statuses] if request.only_statuses else None
 
@@ -172,6 +179,7 @@ def pause(ctx: Context, account_id: str, batch_id: str, reason: str = "manual") 
 def resume(ctx: Context, account_id: str, batch_id: str, *, via_start: bool = False) -> dict[str, Any]:
     batch = get_owned_batch(ctx, account_id, batch_id)
     target = next_status(batch.status, A.START if via_start else A.RESUME)
+    _require_active_caller(ctx, batch)
     resumed = ctx.batches.update_status(
         batch.id,
         from_statuses=[B.PAUSED],

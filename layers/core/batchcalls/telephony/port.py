@@ -48,6 +48,11 @@ class CallRejected(ProviderError):
     """The provider refused this one call for good (invalid number, unverified caller ID…)."""
 
 
+class CallerIdRejected(CallRejected):
+    """The provider refused our caller ID (not owned, not verified, invalid): no call of this
+    batch can be placed from it."""
+
+
 class ProviderAuthError(ProviderError):
     """Our credentials were refused: no call on this account can be placed until fixed."""
 

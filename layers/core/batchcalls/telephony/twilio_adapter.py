@@ -26,6 +26,7 @@ from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
 from batchcalls.telephony.port import (
+    CallerIdRejected,
     CallOutcomeUnknown,
     CallRejected,
     CallRequest,
@@ -43,6 +44,8 @@ STATUS_CALLBACK_EVENTS = ["initiated", "ringing", "answered", "completed"]
 # Twilio error codes we explain in words (https://www.twilio.com/docs/api/errors).
 _AUTH_ERROR_CODE = 20003
 _CALL_NOT_IN_PROGRESS = 21220  # updating a call that has already ended
+# The 'From' number itself is refused: every call of the batch would be.
+_CALLER_ID_CODES = frozenset({21210, 21212})
 _REJECTION_MESSAGES: dict[int, str] = {
     13223: "the 'To' phone number is not in a valid format",
     13224: "the 'To' phone number is not a valid, callable number",
@@ -210,7 +213,8 @@ def _translate(exc: TwilioRestException | TwilioServiceException, action: str) -
     if 400 <= status < 500:
         reason = _REJECTION_MESSAGES.get(code or 0) or _twilio_message(exc)
         suffix = f" (Twilio error {code})" if code else f" (HTTP {status})"
-        return CallRejected(f"Twilio refused to {action}: {reason}{suffix}")
+        kind = CallerIdRejected if code in _CALLER_ID_CODES else CallRejected
+        return kind(f"Twilio refused to {action}: {reason}{suffix}")
     return ProviderUnavailable(f"Twilio gave an unexpected answer (HTTP {status}) to {action}")
 
 

@@ -19,6 +19,7 @@ import pytest
 from twilio.base.exceptions import TwilioRestException
 
 from batchcalls.telephony.port import (
+    CallerIdRejected,
     CallRejected,
     CallRequest,
     ProviderAuthError,
@@ -424,7 +425,8 @@ def test_unreachable_api_is_provider_unavailable(
         (500, 20500, ProviderUnavailable),
         (503, 503, ProviderUnavailable),
         (400, 21211, CallRejected),
-        (400, 21210, CallRejected),
+        (400, 21210, CallerIdRejected),
+        (400, 21212, CallerIdRejected),
         (404, 20404, CallRejected),
     ],
 )

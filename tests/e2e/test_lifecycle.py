@@ -78,7 +78,7 @@ def test_cancel_midway_then_rerun_then_rerun_failures(client: Client, stack: Off
 
 def test_pause_and_resume(client: Client) -> None:
     batch = create(client, 30, reserved_concurrency=18)  # 2 slots
-    wait_for(lambda: client.get(batch["id"])["batch"]["counts"]["pending"] < 30, timeout=30)
+    wait_for(lambda: client.get(batch["id"])["batch"]["counts"]["pending"] < 30, timeout=90)
     resp = client.action("pause", batch_id=batch["id"])
     assert resp.status_code == 200
     view = client.get(batch["id"])
@@ -102,7 +102,7 @@ def test_illegal_actions_are_409_naming_the_status(client: Client) -> None:
     running = create(client, 1)
     resp = client.action("update", batch_id=running["id"], name="renamed")
     assert resp.status_code == 409 and "running" in resp.json()["error"]
-    wait_for(lambda: settled(client, running["id"], "completed"), timeout=30)
+    wait_for(lambda: settled(client, running["id"], "completed"), timeout=90)
     resp = client.action("resume", batch_id=running["id"])
     assert resp.status_code == 409 and resp.json()["error"] == "Cannot resume a batch that is completed"
     resp = client.action("cancel", batch_id=running["id"])
@@ -124,7 +124,7 @@ def test_update_a_draft_then_start_it(client: Client) -> None:
         "success": True,
         "message": "Batch started",
     }
-    wait_for(lambda: settled(client, draft["id"], "completed"), timeout=30)
+    wait_for(lambda: settled(client, draft["id"], "completed"), timeout=90)
 
 
 def test_scheduled_draft_start_waits_for_its_time(client: Client) -> None:

@@ -63,7 +63,7 @@ def fast_stack() -> Iterator[OfflineStack]:
 
 def test_a_pass_dials_everyone_and_completes(fast_stack: OfflineStack) -> None:
     batch_id = _create(["+14155551231", "+14155551232", "+14155551237", "+14155551238", "+14155551239"])
-    batch = wait_for(lambda: _finished(batch_id), timeout=30)
+    batch = wait_for(lambda: _finished(batch_id), timeout=90)
     assert batch.completed_count == 2 and batch.failed_count == 3  # type: ignore[attr-defined]
     executions = _executions(fast_stack)
     assert [e["name"] for e in executions] == [f"{batch_id}-r1-p1"]
@@ -86,7 +86,7 @@ def silent_stack() -> Iterator[OfflineStack]:
 
 def test_a_lost_final_status_times_out_into_the_catch(silent_stack: OfflineStack) -> None:
     batch_id = _create(["+14155551231"])
-    batch = wait_for(lambda: _finished(batch_id), timeout=30)
+    batch = wait_for(lambda: _finished(batch_id), timeout=90)
     recipient = next(get_context().recipients.in_batch(batch_id))
     assert recipient.status is RecipientStatus.FAILED
     assert recipient.error_message == "No final call status arrived in time"
@@ -106,7 +106,7 @@ def deaf_stack() -> Iterator[OfflineStack]:
 
 def test_a_lost_callback_is_reconciled_from_the_provider(deaf_stack: OfflineStack) -> None:
     batch_id = _create(["+14155551231", "+14155551237"])
-    batch = wait_for(lambda: _finished(batch_id), timeout=30)
+    batch = wait_for(lambda: _finished(batch_id), timeout=90)
     statuses = sorted(r.status.value for r in get_context().recipients.in_batch(batch_id))
     # The provider's final statuses win over "lost".
     assert statuses == ["busy", "completed"]

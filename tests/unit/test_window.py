@@ -61,3 +61,49 @@ def test_dst_spring_forward_gap_uses_wall_clock() -> None:
 def test_sunday_is_zero() -> None:
     assert sunday_based_weekday(datetime(2026, 11, 22)) == 0
     assert sunday_based_weekday(datetime(2026, 11, 28)) == 6
+
+
+from batchcalls.domain.window import next_open  # noqa: E402
+
+
+@given(
+    st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(UTC)),
+    st.sampled_from(["America/New_York", "Europe/London", "UTC", "Australia/Sydney"]),
+    st.sampled_from([("09:00", "17:00"), ("22:00", "02:00"), ("01:30", "03:30"), ("00:00", "23:59")]),
+    st.lists(st.integers(0, 6), min_size=1, max_size=7, unique=True),
+)
+def test_next_open_is_open_and_nothing_earlier_is(
+    moment: datetime, zone: str, times: tuple[str, str], days: list[int]
+) -> None:
+    window = CallWindow(start=times[0], end=times[1], days=days)
+    found = next_open(window, moment, zone)
+    assert found is not None and found >= moment
+    assert is_open(window, found, zone)
+    # No earlier whole minute (checked at a coarse stride, then the minute before) is open.
+    probe = moment
+    while probe + timedelta(minutes=30) < found:
+        assert not is_open(window, probe, zone)
+        probe += timedelta(minutes=30)
+    assert (
+        found == moment
+        or not is_open(window, found - timedelta(minutes=1), zone)
+        or found - timedelta(minutes=1) < moment
+    )
+
+
+def test_next_open_across_a_weekend_in_new_york() -> None:
+    window = CallWindow(start="09:00", end="17:00", days=[1, 2, 3, 4, 5])
+    friday_evening = local(2026, 11, 27, 18, 0)
+    assert next_open(window, friday_evening, NY) == local(2026, 11, 30, 9, 0)  # Monday 09:00
+
+
+def test_next_open_when_the_start_falls_in_the_spring_gap() -> None:
+    window = CallWindow(start="02:30", end="04:00", days=[0])
+    saturday = local(2026, 3, 7, 12, 0)
+    opened = next_open(window, saturday, NY)
+    assert opened is not None
+    assert opened.astimezone(ZoneInfo(NY)).strftime("%H:%M") == "03:00"  # clocks jump 02:00 → 03:00
+
+
+def test_never_open_without_days() -> None:
+    assert next_open(CallWindow(days=[]), datetime(2026, 1, 1, tzinfo=UTC), "UTC") is None

@@ -19,9 +19,8 @@ from batchcalls.models.api import (
     recipient_out,
 )
 from batchcalls.models.domain import Batch, Recipient
-from batchcalls.models.messages import RunPass
 from batchcalls.services.context import Context
-from batchcalls.services.runs import start_pass
+from batchcalls.services.runs import continue_run
 
 
 @dataclass
@@ -128,14 +127,15 @@ def create_batch(ctx: Context, account_id: str, request: CreateBatchRequest) -> 
         updated_at=now_iso,
         started_at=now_iso if status is BatchStatus.RUNNING else None,
         run_number=1 if status is BatchStatus.RUNNING else 0,
-        pass_number=1 if status is BatchStatus.RUNNING else 0,
+        pass_number=0,
         # The scheduler starts a scheduled batch at its time, and re-checks a running one
         # in case the start below is lost (crash between the write and the start).
         due_at=scheduled_at if status is BatchStatus.SCHEDULED else None,
     )
     ctx.batches.create(batch, recipients)
     if status is BatchStatus.RUNNING:
-        start_pass(ctx, RunPass(batch_id=batch.id, run=1, pass_number=1))
+        continue_run(ctx, batch)  # the first pass, or paused until the window opens
+        return ctx.batches.get(batch.id) or batch
     return batch
 
 

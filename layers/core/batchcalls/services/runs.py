@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 
+from batchcalls.domain import window
+from batchcalls.domain.clock import iso
 from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.models.domain import Batch
 from batchcalls.models.messages import RunPass
 from batchcalls.services.context import Context
+
+OUTSIDE_WINDOW = "outside_window"
 
 
 def start_pass(ctx: Context, run_pass: RunPass) -> None:
@@ -43,6 +47,8 @@ def continue_run(ctx: Context, batch: Batch) -> bool:
     current = RunPass(batch_id=batch.id, run=batch.run_number, pass_number=batch.pass_number)
     if batch.pass_number > 0 and pass_in_progress(ctx, current):
         return False
+    if pause_outside_window(ctx, batch):
+        return False
     moved = ctx.batches.update_status(
         batch.id,
         from_statuses=[BatchStatus.RUNNING],
@@ -55,3 +61,25 @@ def continue_run(ctx: Context, batch: Batch) -> bool:
         return False
     start_pass(ctx, RunPass(batch_id=batch.id, run=moved.run_number, pass_number=moved.pass_number))
     return True
+
+
+def pause_outside_window(ctx: Context, batch: Batch) -> bool:
+    """A running batch whose call window is closed now is paused (``outside_window``) until it
+    opens: the scheduler resumes it at ``due_at``. Returns whether it was paused."""
+    now = ctx.clock()
+    opens = window.next_open(batch.window, now, batch.timezone)
+    if opens == now:
+        return False
+    paused = ctx.batches.update_status(
+        batch.id,
+        from_statuses=[BatchStatus.RUNNING],
+        to_status=BatchStatus.PAUSED,
+        set_fields={
+            "paused_reason": OUTSIDE_WINDOW,
+            "updated_at": iso(now),
+            **({"due_at": iso(opens)} if opens else {}),
+        },
+        remove_fields=[] if opens else ["due_at"],
+        expect={"run_number": batch.run_number},
+    )
+    return paused is not None

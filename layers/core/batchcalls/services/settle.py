@@ -15,6 +15,7 @@ from batchcalls.domain.recipient_status import FAILED_OUTCOMES, RecipientStatus
 from batchcalls.models.api import status_counts
 from batchcalls.models.messages import RunPass
 from batchcalls.services.context import Context
+from batchcalls.services.runs import OUTSIDE_WINDOW, pause_outside_window
 
 NEXT_PASS_DELAY = timedelta(seconds=30)
 _IN_CALL = {
@@ -65,8 +66,11 @@ def settle_pass(ctx: Context, run_pass: RunPass) -> dict[str, object]:
             expect={"run_number": run_pass.run},
         )
         return {"status": (done.status if done else batch.status).value, "pending": 0}
-    # Work remains (deferred recipients, or calls whose final status is still to come):
-    # the scheduler starts the next pass when it is due.
+    # Work remains. Outside the window the batch pauses until it opens; otherwise (deferred
+    # recipients, or calls whose final status is still to come) the scheduler starts the
+    # next pass when it is due.
+    if batch.status is BatchStatus.RUNNING and pause_outside_window(ctx, batch):
+        return {"status": BatchStatus.PAUSED.value, "pending": pending, "paused_reason": OUTSIDE_WINDOW}
     ctx.batches.update_status(
         batch.id,
         from_statuses=[BatchStatus.RUNNING],

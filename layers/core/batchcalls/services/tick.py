@@ -13,7 +13,7 @@ from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.models.domain import Batch
 from batchcalls.services.context import Context
 from batchcalls.services.lifecycle import begin_run
-from batchcalls.services.runs import continue_run
+from batchcalls.services.runs import OUTSIDE_WINDOW, continue_run
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +41,17 @@ def handle_due(ctx: Context, batch: Batch) -> bool:
     if batch.status is BatchStatus.RUNNING:
         # A pass still running keeps the batch due: the next tick looks again.
         return continue_run(ctx, batch)
+    if batch.status is BatchStatus.PAUSED and batch.paused_reason == OUTSIDE_WINDOW:
+        # Its window opens now: running again, and the next pass dials.
+        resumed = ctx.batches.update_status(
+            batch.id,
+            from_statuses=[BatchStatus.PAUSED],
+            to_status=BatchStatus.RUNNING,
+            set_fields={"updated_at": ctx.now_iso()},
+            remove_fields=["paused_reason", "due_at"],
+            expect={"run_number": batch.run_number, "paused_reason": OUTSIDE_WINDOW},
+        )
+        return resumed is not None and continue_run(ctx, resumed)
     # Nothing to do for this status any more: leave the due index.
     ctx.batches.update_status(
         batch.id, from_statuses=[batch.status], to_status=batch.status, remove_fields=["due_at"]

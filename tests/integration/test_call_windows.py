@@ -1,0 +1,93 @@
+"""Outside its call window a batch is paused (outside_window) with no dials, and the scheduler
+resumes it when the window opens (moto, with an injected clock)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from batchcalls.config import get_settings
+from batchcalls.domain.clock import iso
+from batchcalls.domain.lifecycle import BatchStatus
+from batchcalls.models.api import CreateBatchRequest
+from batchcalls.models.messages import RunPass
+from batchcalls.services.batches import create_batch
+from batchcalls.services.context import Context
+from batchcalls.services.runs import pass_in_progress
+from batchcalls.services.tick import tick
+from local.seed import DEMO_ACCOUNT_ID
+from local.stack import OfflineStack
+from tests.helpers import FakeProvider
+
+# Monday 2026-11-23 20:00 in New York (01:00 UTC on Tuesday).
+MONDAY_EVENING = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(MONDAY_EVENING)
+
+
+@pytest.fixture
+def ctx(quiet_stack: OfflineStack, clock: Clock) -> Context:
+    context = Context(settings=get_settings(), clock=clock)
+    context._provider = FakeProvider()
+    return context
+
+
+def business_hours_batch(ctx: Context) -> str:
+    request = CreateBatchRequest.model_validate(
+        {
+            "action": "create",
+            "name": "business hours",
+            "caller_id": "+16045551234",
+            "timezone": "America/New_York",
+            "window_start_time": "09:00",
+            "window_end_time": "17:00",
+            "window_days": [1, 2, 3, 4, 5],
+            "recipients": [{"phone_number": "+14155551234"}],
+        }
+    )
+    return create_batch(ctx, DEMO_ACCOUNT_ID, request).id
+
+
+def test_created_outside_the_window_it_waits_paused(ctx: Context, quiet_stack: OfflineStack) -> None:
+    batch_id = business_hours_batch(ctx)
+    batch = ctx.batches.get(batch_id)
+    assert batch is not None and batch.status is BatchStatus.PAUSED
+    assert batch.paused_reason == "outside_window"
+    assert batch.due_at == iso(datetime(2026, 11, 24, 14, 0, tzinfo=UTC))  # Tuesday 09:00 New York
+    assert batch.pass_number == 0  # no pass, so no dial
+    assert not pass_in_progress(ctx, RunPass(batch_id=batch_id, run=1, pass_number=1))
+
+
+def test_the_tick_resumes_it_when_the_window_opens(ctx: Context, clock: Clock) -> None:
+    batch_id = business_hours_batch(ctx)
+    clock.now = datetime(2026, 11, 24, 13, 59, tzinfo=UTC)  # 08:59 in New York: not yet
+    tick(ctx)
+    assert ctx.batches.get(batch_id).status is BatchStatus.PAUSED  # type: ignore[union-attr]
+    clock.now = datetime(2026, 11, 24, 14, 0, 30, tzinfo=UTC)  # 09:00:30
+    tick(ctx)
+    batch = ctx.batches.get(batch_id)
+    assert batch is not None and batch.status is BatchStatus.RUNNING
+    assert batch.paused_reason is None and batch.due_at is None and batch.pass_number == 1
+
+
+def test_a_manual_pause_outranks_the_window(ctx: Context, clock: Clock) -> None:
+    from batchcalls.services.lifecycle import pause
+
+    batch_id = business_hours_batch(ctx)
+    pause(ctx, DEMO_ACCOUNT_ID, batch_id)
+    clock.now = MONDAY_EVENING + timedelta(days=1)
+    tick(ctx)
+    batch = ctx.batches.get(batch_id)
+    assert batch is not None and batch.status is BatchStatus.PAUSED and batch.paused_reason == "manual"

@@ -90,6 +90,7 @@ _BATCH = {
     "recurrence_max_runs": None,
     "recurrence_run_count": 0,
     "run_number": 1,
+    "due_at": None,
 }
 
 RESPONSES: dict[str, Any] = {

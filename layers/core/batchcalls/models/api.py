@@ -278,6 +278,7 @@ class BatchOut(BaseModel):
     recurrence_max_runs: int | None
     recurrence_run_count: int
     run_number: int
+    due_at: str | None = Field(description="when the scheduler acts on it next (e.g. its window opens)")
     counts: dict[str, int] | None = Field(default=None, description="recipients per status (get only)")
 
 

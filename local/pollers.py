@@ -27,14 +27,12 @@ class SqsPoller:
         *,
         batch_size: int = 10,
         workers: int = 8,
-        retry_after_seconds: int = 2,
     ) -> None:
         self.runtime = runtime
         self.function = function
         self.queue_url = queue_url
         self.queue_arn = queue_arn
         self.batch_size = batch_size
-        self.retry_after_seconds = retry_after_seconds
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"sqs-{function}")
         self._slots = threading.Semaphore(workers)
@@ -83,13 +81,9 @@ class SqsPoller:
                 logger.exception("%s failed on a batch of %d", self.function, len(messages))
                 failed = {m["MessageId"] for m in messages}
             for message in messages:
-                if message["MessageId"] in failed:
-                    sqs.change_message_visibility(
-                        QueueUrl=self.queue_url,
-                        ReceiptHandle=message["ReceiptHandle"],
-                        VisibilityTimeout=self.retry_after_seconds,
-                    )
-                else:
+                # Like Lambda's event source mapping: failed items stay on the queue and come
+                # back when their visibility timeout ends (the handler may have shortened it).
+                if message["MessageId"] not in failed:
                     sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
         finally:
             self._slots.release()

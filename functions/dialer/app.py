@@ -11,13 +11,13 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from batchcalls.models.messages import DialMessage
 from batchcalls.services.context import get_context
-from batchcalls.services.dial import dial
+from batchcalls.services.dial import dial_record
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def record_handler(record: SQSRecord) -> str:
-    return dial(get_context(), DialMessage.model_validate_json(record.body))
+    return dial_record(get_context(), DialMessage.model_validate_json(record.body))
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -162,3 +162,47 @@ def test_reference_file_is_the_example() -> None:
         text = REFERENCE.read_text()
         assert '"caller_id": "+16045551234"' in text
         assert '"phone_number": "+14155551234"' in text and '"phone_number": "+12125559876"' in text
+
+
+def test_three_batches_share_the_accounts_five_slots(client: Client) -> None:
+    ids = []
+    for b in range(3):
+        numbers = [f"+1646555{b}{n:03d}" for n in range(12)]
+        ids.append(
+            _create(
+                client,
+                {
+                    "action": "create",
+                    "name": f"shared {b}",
+                    "caller_id": "+16045551234",
+                    "reserved_concurrency": 15,  # each batch alone could use 5; together too
+                    "recipients": [{"phone_number": n} for n in numbers],
+                },
+            )["id"]
+        )
+
+    def all_done() -> list[dict[str, Any]] | None:
+        views = [client.get(i) for i in ids]
+        return views if all(v["batch"]["status"] == "completed" for v in views) else None
+
+    try:
+        views = wait_for(all_done, timeout=240, interval=0.5)
+    except AssertionError:
+        from batchcalls.services.context import get_context
+        from local.seed import DEMO_ACCOUNT_ID
+
+        states = [(v["batch"]["status"], v["batch"]["counts"]) for v in (client.get(i) for i in ids)]
+        raise AssertionError(
+            f"not done: {states}; slot holders {get_context().slots.holders(DEMO_ACCOUNT_ID)}"
+        ) from None
+    events = []
+    for view in views:
+        for r in view["recipients"]:
+            assert r["attempts"] == 1
+            events.append((datetime.fromisoformat(r["attempted_at"]), 1))
+            events.append((datetime.fromisoformat(r["completed_at"]), -1))
+    live = peak = 0
+    for _, delta in sorted(events, key=lambda e: (e[0], e[1])):
+        live += delta
+        peak = max(peak, live)
+    assert 1 < peak <= 5, peak

@@ -79,6 +79,8 @@ class Recipient(BaseModel):
     status: RecipientStatus = RecipientStatus.PENDING
     attempts: int = 0
     ticket: str | None = None  # "{run}:{pass}" of the last pass that dealt with it
+    account_id: str | None = None  # set by the claim: whose concurrency slot the call holds
+    slot_holder: str | None = None  # …and which holder of that semaphore
     call_id: str | None = None
     task_token: str | None = None
     attempted_at: str | None = None

@@ -41,6 +41,7 @@ class DialMessage(RunPass):
     rk: str  # recipient sort key
     to: str | None = None  # the recipient's number, from the manifest
     task_token: str
+    slot_waits: int = 0  # times this dial found every concurrency slot of the account busy
 
 
 class LostCall(RunPass):

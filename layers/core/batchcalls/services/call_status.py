@@ -63,5 +63,7 @@ def apply_call_status(
     if not ctx.recipients.finish(batch_id, rk, ticket, status, fields, now_iso):
         return "stale"
     recipient = ctx.recipients.get(batch_id, rk)
+    if recipient and recipient.account_id and recipient.slot_holder:
+        ctx.slots.release(recipient.account_id, recipient.slot_holder)
     answer_task(ctx, recipient.task_token if recipient else None, DialOutcome(outcome=status.value, rk=rk))
     return "finished"

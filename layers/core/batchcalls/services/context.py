@@ -12,8 +12,10 @@ from batchcalls.config import Settings, get_settings
 from batchcalls.domain.clock import Clock, iso, system_clock
 from batchcalls.store.accounts import AccountStore
 from batchcalls.store.batches import BatchStore
+from batchcalls.store.dial_queue import DialQueue
 from batchcalls.store.idempotency import persistence_layer
 from batchcalls.store.recipients import RecipientStore
+from batchcalls.store.slots import SlotStore
 from batchcalls.telephony.factory import make_provider
 from batchcalls.telephony.port import TelephonyProvider
 
@@ -24,6 +26,7 @@ class Context:
     clock: Clock = system_clock
     _provider: TelephonyProvider | None = field(default=None, repr=False)
     _caller_checks: dict[tuple[str, str], tuple[bool, float]] = field(default_factory=dict, repr=False)
+    _limits: dict[str, tuple[int, float]] = field(default_factory=dict, repr=False)
 
     @cached_property
     def db(self) -> Any:
@@ -48,6 +51,25 @@ class Context:
     @cached_property
     def recipients(self) -> RecipientStore:
         return RecipientStore(self.db, self.settings.table_name)
+
+    @cached_property
+    def slots(self) -> SlotStore:
+        return SlotStore(self.db, self.settings.table_name)
+
+    @cached_property
+    def dial_queue(self) -> DialQueue:
+        return DialQueue(aws.client("sqs"), self.settings.dial_queue_url)
+
+    def account_max_concurrency(self, account_id: str) -> int:
+        """The account's limit, read at most every ``CALLER_CHECK_SECONDS`` per container."""
+        now = time.monotonic()
+        cached = self._limits.get(account_id)
+        if cached and now - cached[1] < CALLER_CHECK_SECONDS:
+            return cached[0]
+        account = self.accounts.get_account(account_id)
+        limit = account.max_concurrency if account else self.settings.default_max_concurrency
+        self._limits[account_id] = (limit, now)
+        return limit
 
     @cached_property
     def idempotency(self) -> Any:

@@ -9,6 +9,7 @@ impossible); place the call; store the provider's call id.
 from __future__ import annotations
 
 import logging
+import uuid
 
 from batchcalls.domain import window
 from batchcalls.domain.lifecycle import BatchStatus
@@ -76,7 +77,20 @@ def dial(ctx: Context, message: DialMessage) -> str:
     # The conditional pending → calling write: a second delivery of this message finds the
     # recipient no longer pending (or already dealt with in this pass) and dials nothing.
     ticket = message.ticket
-    claim = ctx.recipients.claim(batch_id, message.run, rk, ticket, message.task_token, now_iso)
+    # An account-wide slot first: all batches of the account together stay within
+    # max_concurrency − this batch's reserve, whatever each batch's own Map allows.
+    holder = slot_holder(batch_id, rk, ticket)  # per delivery: a duplicate never frees ours
+    limit = max(1, ctx.account_max_concurrency(batch.user_id) - batch.reserved_concurrency)
+    epoch = int(now.timestamp())
+    lease_until = epoch + ctx.settings.dial_task_timeout_seconds
+    if not ctx.slots.acquire(batch.user_id, holder, limit, lease_until, epoch):
+        raise NoSlotAvailable(f"all {limit} slots of account {batch.user_id} are busy")
+    # attempted_at is when the attempt took its slot, so call times show the concurrency.
+    claim = ctx.recipients.claim(
+        batch_id, message.run, rk, ticket, message.task_token, ctx.now_iso(), batch.user_id, holder
+    )
+    if claim is not Claim.CLAIMED:
+        ctx.slots.release(batch.user_id, holder)
     if claim is Claim.NOT_PENDING:
         return "duplicate"
     if claim is Claim.BATCH_NOT_RUNNING:
@@ -96,8 +110,10 @@ def dial(ctx: Context, message: DialMessage) -> str:
         placed = ctx.provider.place_call(request)
     except CallerIdRejected as exc:
         _fail_batch(ctx, batch_id, ticket, rk, f"The caller ID {batch.caller_id} was refused: {exc}", now_iso)
+        ctx.slots.release(batch.user_id, holder)
         return answer("deferred")
     except CallRejected as exc:
+        ctx.slots.release(batch.user_id, holder)
         ctx.recipients.finish(
             batch_id,
             rk,
@@ -120,10 +136,37 @@ def dial(ctx: Context, message: DialMessage) -> str:
     except Exception:
         # Transient: give the claim back so the redelivery (after the visibility timeout) dials.
         ctx.recipients.release_claim(batch_id, rk, ticket, now_iso)
+        ctx.slots.release(batch.user_id, holder)
         raise
     ctx.recipients.set_call_id(batch_id, rk, ticket, placed.call_id)
     ctx.recipients.put_call_pointer(placed.call_id, batch_id, rk, ticket, now_iso)
     return "dialed"
+
+
+class NoSlotAvailable(Exception):
+    """Every slot of the account is busy: the message comes back shortly (not lost)."""
+
+
+NO_SLOT_RETRY_SECONDS = 2
+
+
+def slot_holder(batch_id: str, rk: str, ticket: str) -> str:
+    """A semaphore holder for one delivery of a dial; the claim stores it on the recipient, so
+    whoever ends the call releases exactly that holder."""
+    return f"{batch_id}|{rk}|{ticket}|{uuid.uuid4().hex[:12]}"
+
+
+def dial_record(ctx: Context, message: DialMessage) -> str:
+    """The SQS entry. A dial that finds no slot waits: the message is sent again with a delay
+    (backing off to 10 s) and this delivery succeeds — its Map child keeps waiting on the same
+    task token, and the wait never uses up the queue's redrive count."""
+    try:
+        return dial(ctx, message)
+    except NoSlotAvailable:
+        again = message.model_copy(update={"slot_waits": message.slot_waits + 1})
+        delay = min(NO_SLOT_RETRY_SECONDS + message.slot_waits, 10)
+        ctx.dial_queue.send_later(again.model_dump_json(by_alias=True), delay)
+        return "waiting_for_slot"
 
 
 def _fail_batch(ctx: Context, batch_id: str, ticket: str, rk: str, reason: str, now_iso: str) -> None:

@@ -13,6 +13,8 @@ from typing import Any
 from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
+    IdempotencyInconsistentStateError,
+    IdempotencyItemAlreadyExistsError,
     IdempotencyValidationError,
 )
 
@@ -46,7 +48,12 @@ def run_once(
         result: dict[str, Any] = once(request={"account_id": account_id, "key": key, "body": body})
     except IdempotencyValidationError as exc:
         raise Conflict(f"{KEY_HEADER} '{key}' was already used with a different request body") from exc
-    except IdempotencyAlreadyInProgressError as exc:
+    except (
+        IdempotencyAlreadyInProgressError,
+        IdempotencyInconsistentStateError,
+        IdempotencyItemAlreadyExistsError,
+    ) as exc:
+        # Another request with this key is running (or just changed its record).
         raise Conflict(f"A request with {KEY_HEADER} '{key}' is still in progress; retry shortly") from exc
     return result
 

@@ -43,4 +43,6 @@ def record_lost_call(ctx: Context, lost: LostCall) -> dict[str, str]:
         except Exception:
             logger.exception("could not reconcile call %s with the provider", recipient.call_id)
     done = ctx.recipients.finish(lost.batch_id, lost.rk, lost.ticket, status, fields, now_iso)
+    if recipient.account_id and recipient.slot_holder:
+        ctx.slots.release(recipient.account_id, recipient.slot_holder)
     return {"outcome": status.value if done else "nothing_to_do"}

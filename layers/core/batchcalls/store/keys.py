@@ -18,6 +18,7 @@ def batch_pk(batch_id: str) -> str:
 BATCH_META = "META"
 PROFILE = "PROFILE"
 CREDITS = "CREDITS"
+SLOTS = "SLOTS"
 
 
 def number_sk(e164: str) -> str:

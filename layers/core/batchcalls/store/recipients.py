@@ -167,7 +167,17 @@ class RecipientStore:
             {":t": ticket, ":now": now, ":pending": RecipientStatus.PENDING.value},
         )
 
-    def claim(self, batch_id: str, run: int, sk: str, ticket: str, task_token: str, now: str) -> Claim:
+    def claim(
+        self,
+        batch_id: str,
+        run: int,
+        sk: str,
+        ticket: str,
+        task_token: str,
+        now: str,
+        account_id: str,
+        slot_holder: str,
+    ) -> Claim:
         """pending → calling for this pass, only while the batch is running this run.
 
         One transaction: the batch check makes "no dial starts after a cancel or pause" hold
@@ -192,6 +202,7 @@ class RecipientStore:
                             "Key": self._key(batch_id, sk),
                             "UpdateExpression": (
                                 "SET #s = :calling, ticket = :t, task_token = :tok, attempted_at = :now, "
+                                "account_id = :acct, slot_holder = :holder, "
                                 "updated_at = :now ADD attempts :one REMOVE call_id, answered_at, "
                                 "completed_at, duration_seconds, answered_by, error_message"
                             ),
@@ -206,6 +217,8 @@ class RecipientStore:
                                 tok=task_token,
                                 now=now,
                                 one=1,
+                                acct=account_id,
+                                holder=slot_holder,
                             ),
                         }
                     },

@@ -1,0 +1,107 @@
+"""The account-wide concurrency semaphore: one item per account (``SLOTS``) whose ``holders``
+map names every call in progress with its lease expiry (epoch seconds).
+
+* acquire: add our holder only while ``size(holders) < limit`` — one conditional write, so two
+  batches (or two dialers) can never both take the last slot;
+* release: remove our holder (idempotent);
+* a holder whose lease expired (its dialer or callback died) is swept by the next acquire that
+  finds the semaphore full, each removal conditioned on the lease it saw.
+
+Other systems hold slots for non-batch calls the same way: add a holder with a lease, remove
+it when the call ends.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from batchcalls.store import keys
+from batchcalls.store.dynamo import deserialize, is_condition_failure, serialize, values
+
+
+class SlotStore:
+    def __init__(self, client: Any, table: str) -> None:
+        self._db = client
+        self._table = table
+
+    def _key(self, account_id: str) -> dict[str, Any]:
+        return serialize({"pk": keys.account_pk(account_id), "sk": keys.SLOTS})
+
+    def acquire(self, account_id: str, holder: str, limit: int, lease_until: int, now: int) -> bool:
+        for _ in range(5):
+            try:
+                self._db.update_item(
+                    TableName=self._table,
+                    Key=self._key(account_id),
+                    UpdateExpression="SET holders.#h = :lease",
+                    ConditionExpression=(
+                        "attribute_exists(holders) AND (attribute_exists(holders.#h) OR size(holders) < :limit)"
+                    ),
+                    ExpressionAttributeNames={"#h": holder},
+                    ExpressionAttributeValues=values(lease=lease_until, limit=limit),
+                )
+                return True
+            except Exception as exc:
+                if not is_condition_failure(exc):
+                    raise
+                current = self.holders(account_id)
+                if current is None:
+                    self._create(account_id)  # the account's first call
+                    continue
+                if len(current) < limit:
+                    continue  # it changed under us (created, or a slot freed): try again
+                if not self._sweep(account_id, current, now):
+                    return False
+                # a dead holder was removed: try again
+        return False
+
+    def release(self, account_id: str, holder: str) -> None:
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=self._key(account_id),
+                UpdateExpression="REMOVE holders.#h",
+                ConditionExpression="attribute_exists(holders)",
+                ExpressionAttributeNames={"#h": holder},
+            )
+        except Exception as exc:
+            if not is_condition_failure(exc):
+                raise
+
+    def holders(self, account_id: str) -> dict[str, int] | None:
+        """Every holder and its lease; None when the account never held a slot."""
+        resp = self._db.get_item(TableName=self._table, Key=self._key(account_id), ConsistentRead=True)
+        item = resp.get("Item")
+        return dict(deserialize(item).get("holders", {})) if item else None
+
+    def _sweep(self, account_id: str, current: dict[str, int], now: int) -> bool:
+        """Remove holders whose lease ended; True if any was removed."""
+        removed = False
+        for holder, lease in current.items():
+            if lease > now:
+                continue
+            try:
+                self._db.update_item(
+                    TableName=self._table,
+                    Key=self._key(account_id),
+                    UpdateExpression="REMOVE holders.#h",
+                    ConditionExpression="holders.#h = :lease",
+                    ExpressionAttributeNames={"#h": holder},
+                    ExpressionAttributeValues=values(lease=lease),
+                )
+                removed = True
+            except Exception as exc:
+                if not is_condition_failure(exc):
+                    raise
+        return removed
+
+    def _create(self, account_id: str) -> None:
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item=serialize({"pk": keys.account_pk(account_id), "sk": keys.SLOTS, "holders": {}}),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except Exception as exc:
+            if not is_condition_failure(exc):
+                raise

@@ -1,0 +1,40 @@
+"""The account-wide concurrency semaphore against moto's DynamoDB."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+from batchcalls.config import get_settings
+from batchcalls.services.context import Context
+from local.stack import OfflineStack
+
+
+def slots(quiet_stack: OfflineStack) -> Context:
+    return Context(settings=get_settings())
+
+
+def test_never_more_holders_than_the_limit_under_contention(quiet_stack: OfflineStack) -> None:
+    store = slots(quiet_stack).slots
+    with ThreadPoolExecutor(16) as pool:
+        won = list(pool.map(lambda i: store.acquire("race", f"h{i}", 10, 2_000_000_000, 1_000), range(50)))
+    assert won.count(True) == 10
+    assert len(store.holders("race") or {}) == 10
+
+
+def test_release_frees_a_slot_and_is_idempotent(quiet_stack: OfflineStack) -> None:
+    store = slots(quiet_stack).slots
+    assert store.acquire("rel", "a", 1, 2_000_000_000, 1_000)
+    assert not store.acquire("rel", "b", 1, 2_000_000_000, 1_000)
+    store.release("rel", "a")
+    store.release("rel", "a")
+    assert store.acquire("rel", "b", 1, 2_000_000_000, 1_000)
+    assert store.holders("rel") == {"b": 2_000_000_000}
+
+
+def test_a_dead_holders_lease_is_swept_and_its_slot_reused(quiet_stack: OfflineStack) -> None:
+    store = slots(quiet_stack).slots
+    # A dialer took the only slot, then died before its call (lease until t=1,500).
+    assert store.acquire("dead", "dialer-killed", 1, 1_500, 1_000)
+    assert not store.acquire("dead", "next", 1, 5_000, 1_400)  # lease still running
+    assert store.acquire("dead", "next", 1, 5_000, 1_600)  # lease over: swept, slot reused
+    assert store.holders("dead") == {"next": 5_000}

@@ -180,26 +180,29 @@ class ListBatchesRequest(_Request):
     cursor: str | None = Field(default=None, max_length=2000)  # ours: from next_cursor
 
 
+_BatchStatusName = Literal[
+    "draft", "scheduled", "running", "paused", "completed", "cancelled", "failed", "recurring"
+]
+_RecipientStatusName = Literal[
+    "pending",
+    "calling",
+    "initiated",
+    "ringing",
+    "in_progress",
+    "completed",
+    "failed",
+    "busy",
+    "no_answer",
+    "skipped",
+]
+
+
 class RecipientsPageRequest(BaseModel):
     """Query of ``GET /batch-calls/{id}/recipients``."""
 
     model_config = ConfigDict(extra="forbid")
 
-    status: (
-        Literal[
-            "pending",
-            "calling",
-            "initiated",
-            "ringing",
-            "in_progress",
-            "completed",
-            "failed",
-            "busy",
-            "no_answer",
-            "skipped",
-        ]
-        | None
-    ) = None
+    status: _RecipientStatusName | None = None
     cursor: str | None = Field(default=None, max_length=200)
     updated_since: str | None = Field(default=None, max_length=40)
     limit: int = Field(default=100, ge=1, le=1000)
@@ -221,22 +224,6 @@ ActionRequest = Annotated[
 
 # -- responses -------------------------------------------------------------------------------
 # Documented in the OpenAPI; the ``*_out`` functions below build exactly these shapes.
-
-_BatchStatusName = Literal[
-    "draft", "scheduled", "running", "paused", "completed", "cancelled", "failed", "recurring"
-]
-_RecipientStatusName = Literal[
-    "pending",
-    "calling",
-    "initiated",
-    "ringing",
-    "in_progress",
-    "completed",
-    "failed",
-    "busy",
-    "no_answer",
-    "skipped",
-]
 
 
 class BatchOut(BaseModel):

@@ -18,7 +18,7 @@ from batchcalls.models.api import (
     RecipientsPageRequest,
     recipient_out,
 )
-from batchcalls.models.domain import Batch, Recipient
+from batchcalls.models.domain import Batch, CallerNumber, Recipient
 from batchcalls.services.context import Context
 from batchcalls.services.runs import continue_run
 
@@ -73,14 +73,8 @@ def create_batch(ctx: Context, account_id: str, request: CreateBatchRequest) -> 
             f"recurrence_type '{request.recurrence_type}' is not supported by this server yet",
             [{"field": "recurrence_type", "message": "only 'none' is supported"}],
         )
-    try:
-        caller_id = to_e164(request.caller_id, ctx.settings.default_region)
-    except InvalidPhoneNumber as exc:
-        raise InvalidRequest(f"caller_id {exc}", [{"field": "caller_id", "message": str(exc)}]) from exc
-    number = ctx.accounts.get_caller_number(account_id, caller_id)
-    if number is None or not number.active:
-        message = f"{caller_id} is not an active number of this account"
-        raise InvalidRequest(f"caller_id {message}", [{"field": "caller_id", "message": message}])
+    number = active_caller_id(ctx, account_id, request.caller_id)
+    caller_id = number.phone_number
 
     if request.reserved_concurrency >= account.max_concurrency:
         message = f"must be below the account's max_concurrency ({account.max_concurrency})"
@@ -137,6 +131,19 @@ def create_batch(ctx: Context, account_id: str, request: CreateBatchRequest) -> 
         continue_run(ctx, batch)  # the first pass, or paused until the window opens
         return ctx.batches.get(batch.id) or batch
     return batch
+
+
+def active_caller_id(ctx: Context, account_id: str, raw: str) -> CallerNumber:
+    """``raw`` as an active caller ID of the account (E.164), or the 400 saying why not."""
+    try:
+        caller_id = to_e164(raw, ctx.settings.default_region)
+    except InvalidPhoneNumber as exc:
+        raise InvalidRequest(f"caller_id {exc}", [{"field": "caller_id", "message": str(exc)}]) from exc
+    number = ctx.accounts.get_caller_number(account_id, caller_id)
+    if number is None or not number.active:
+        message = f"{caller_id} is not an active number of this account"
+        raise InvalidRequest(f"caller_id {message}", [{"field": "caller_id", "message": message}])
+    return number
 
 
 def get_owned_batch(ctx: Context, account_id: str, batch_id: str) -> Batch:

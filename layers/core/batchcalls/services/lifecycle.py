@@ -7,14 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from batchcalls.domain.clock import parse_iso
-from batchcalls.domain.errors import Conflict, InvalidRequest
+from batchcalls.domain.errors import Conflict
 from batchcalls.domain.lifecycle import BatchAction, BatchStatus, is_rerun, next_status
-from batchcalls.domain.phone import InvalidPhoneNumber, to_e164
 from batchcalls.domain.recipient_status import FAILED_OUTCOMES, TERMINAL, RecipientStatus
 from batchcalls.models.api import StartBatchRequest, UpdateBatchRequest, status_counts
 from batchcalls.models.domain import Batch
 from batchcalls.models.messages import RunPass
-from batchcalls.services.batches import future_iso, get_owned_batch
+from batchcalls.services.batches import active_caller_id, future_iso, get_owned_batch
 from batchcalls.services.context import Context
 from batchcalls.services.runs import continue_run
 
@@ -216,15 +215,8 @@ def update(ctx: Context, account_id: str, request: UpdateBatchRequest) -> Batch:
     given = request.model_dump(exclude_unset=True)
     fields: dict[str, Any] = {name: given[name] for name in _UPDATABLE if name in given}
     if "caller_id" in given:
-        try:
-            caller_id = to_e164(given["caller_id"], ctx.settings.default_region)
-        except InvalidPhoneNumber as exc:
-            raise InvalidRequest(f"caller_id {exc}", [{"field": "caller_id", "message": str(exc)}]) from exc
-        number = ctx.accounts.get_caller_number(account_id, caller_id)
-        if number is None or not number.active:
-            message = f"{caller_id} is not an active number of this account"
-            raise InvalidRequest(f"caller_id {message}", [{"field": "caller_id", "message": message}])
-        fields["caller_id"] = caller_id
+        number = active_caller_id(ctx, account_id, given["caller_id"])
+        fields["caller_id"] = number.phone_number
         if "agent_id" not in given and number.agent_id:
             fields["agent_id"] = number.agent_id
     if fields.get("scheduled_at"):

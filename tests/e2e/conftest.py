@@ -36,6 +36,9 @@ def stack() -> Iterator[OfflineStack]:
         port=0,
         tick_seconds=1,
         sim_env={"LOCAL_SIM_RING_SECONDS": "0.3", "LOCAL_SIM_TALK_SECONDS": "0.6"},
+        # Calls last about a second here: a final status that never arrives is reconciled with
+        # the provider after 30 s (the lost-call path) instead of the production hour.
+        extra_env={"dial_task_timeout_override_seconds": "30"},
     )
     with OfflineStack(options) as running:
         accounts = get_context().accounts

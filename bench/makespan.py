@@ -68,6 +68,7 @@ def run(n: int, c: int, d: float) -> None:
         port=0,
         tick_seconds=3600,
         sim_env={"LOCAL_SIM_RING_SECONDS": "0", "LOCAL_SIM_TALK_SECONDS": str(d)},
+        demo_calls_per_second=1000,  # measures the engine's concurrency, not the carrier's pacing
     )
     with OfflineStack(options) as stack:
         ctx = get_context()

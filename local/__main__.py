@@ -23,6 +23,16 @@ CURL = """curl -s -X POST {url}/batch-calls \\
     ]
   }}'"""
 
+ADMIN = """
+Operator admin (accounts, keys, caller IDs, credits; docs/operator.md) against this stack:
+
+  batchcalls-admin --local{extra} show-account --account {account}
+
+which is short for
+
+  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing batchcalls-admin \\
+    --region us-east-1 --endpoint-url {endpoint} --table {table} show-account --account {account}"""
+
 
 def main() -> None:
     logging.basicConfig(
@@ -40,7 +50,19 @@ def main() -> None:
     print(f"  schedule tick:      every {options.tick_seconds:g} s")
     print("\nTry it:\n")
     print(CURL.format(url=stack.api.url, key=options.api_key))
-    print('\nthen poll with {"action": "get", "batch_id": "<id>"}.  Ctrl-C stops everything.', flush=True)
+    print('\nthen poll with {"action": "get", "batch_id": "<id>"}.')
+    if stack.aws_endpoint:
+        print(
+            ADMIN.format(
+                extra=""
+                if stack.aws_endpoint == "http://127.0.0.1:4566"
+                else f" --endpoint-url {stack.aws_endpoint}",
+                endpoint=stack.aws_endpoint,
+                table=stack.template.refs["Table"],
+                account=stack.demo.account_id if stack.demo else "<id>",
+            )
+        )
+    print("\nCtrl-C stops everything.", flush=True)
     stopped.wait()
     print("\nstopping…", flush=True)
     stack.stop()

@@ -22,9 +22,21 @@ class DemoAccount:
     agent_id: str
 
 
-def seed_demo(api_key: str) -> DemoAccount:
+DEMO_RATE_MICROS = 10_000  # $0.01 per started minute
+
+
+def seed_demo(api_key: str, calls_per_second: float = 1.0) -> DemoAccount:
     accounts = get_context().accounts
-    accounts.put_account(Account(id=DEMO_ACCOUNT_ID, name="Demo", timezone=None, max_concurrency=20))
+    accounts.put_account(
+        Account(
+            id=DEMO_ACCOUNT_ID,
+            name="Demo",
+            timezone=None,
+            max_concurrency=20,
+            per_minute_rate_micros=DEMO_RATE_MICROS,
+            calls_per_second=calls_per_second,
+        )
+    )
     accounts.put_api_key(hash_api_key(api_key), DEMO_ACCOUNT_ID, label="local demo key")
     accounts.put_caller_number(
         DEMO_ACCOUNT_ID, CallerNumber(phone_number=DEMO_CALLER_ID, active=True, agent_id=DEMO_AGENT_ID)

@@ -36,6 +36,12 @@ class StackOptions:
     tick_seconds: float = 5.0
     sim_env: dict[str, str] = field(default_factory=dict)  # LOCAL_SIM_* settings
     extra_env: dict[str, str] = field(default_factory=dict)  # settings overrides (Settings names)
+    # The demo account's pacing; 1 call start per second is the carrier default. Tests that
+    # dial hundreds of numbers raise it.
+    demo_calls_per_second: float = 1.0
+    # moto's in-memory AWS served over HTTP too (same backends as the in-process mock), for
+    # batchcalls-admin and the AWS CLI: a port, 0 = any free one, None = off.
+    aws_port: int | None = None  # TEMP-AB
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> StackOptions:
@@ -45,7 +51,16 @@ class StackOptions:
             api_key=environ.get("LOCAL_API_KEY") or "local-dev-key",
             tick_seconds=float(environ.get("LOCAL_TICK_SECONDS") or 5),
             sim_env={k: v for k, v in environ.items() if k.startswith("LOCAL_SIM_")},
+            demo_calls_per_second=float(environ.get("LOCAL_DEMO_CALLS_PER_SECOND") or 1.0),
+            aws_port=_aws_port(environ.get("LOCAL_AWS_PORT")),
         )
+
+
+def _aws_port(raw: str | None) -> int | None:
+    """LOCAL_AWS_PORT: unset → 4566 (the usual local AWS port), "off" → no endpoint."""
+    if raw is None or raw.strip() == "":
+        return 4566
+    return None if raw.strip().lower() == "off" else int(raw)
 
 
 class OfflineStack:
@@ -59,6 +74,8 @@ class OfflineStack:
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
         self.demo: DemoAccount | None = None
+        self.aws_endpoint: str | None = None  # moto over HTTP (StackOptions.aws_port)
+        self._aws_server: Any = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -99,6 +116,7 @@ class OfflineStack:
         self._mock.start()
         self._reset_clients()
         self._create_resources()
+        self._start_aws_endpoint()
 
         self.simulator = TelephonySimulator.from_env(
             self.options.sim_env, account_sid=LOCAL_TWILIO_SID, auth_token=LOCAL_TWILIO_TOKEN
@@ -119,7 +137,7 @@ class OfflineStack:
         )
         self._set_env(env)
         self._reset_clients()
-        self.demo = seed_demo(self.options.api_key)
+        self.demo = seed_demo(self.options.api_key, self.options.demo_calls_per_second)
 
         self.api.start()
         for function, props in self.template.event_sources("SQS"):
@@ -147,7 +165,7 @@ class OfflineStack:
             ticker.stop()
         for poller in self._pollers:
             poller.stop()
-        for stoppable in ("api", "simulator", "lambda_endpoint"):
+        for stoppable in ("api", "simulator", "lambda_endpoint", "_aws_server"):
             part = getattr(self, stoppable, None)
             if part is not None:
                 try:
@@ -175,6 +193,39 @@ class OfflineStack:
         return self._tickers[0].fire()
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def _start_aws_endpoint(self) -> None:
+        """Serve the mock's backends over HTTP: moto's ThreadedMotoServer in this process acts
+        on the same state as ``mock_aws``, so a client outside (batchcalls-admin, the AWS CLI)
+        sees and changes the very tables the handlers use."""
+        port = self.options.aws_port
+        if port is None:
+            return
+        import socket
+
+        from moto.server import ThreadedMotoServer
+
+        if port:
+            # The server binds in its own thread and would wait forever on a taken port.
+            try:
+                socket.create_server((self.options.host, port)).close()
+            except OSError as exc:
+                logger.warning(
+                    "local AWS endpoint off: %s:%s is taken (%s); set LOCAL_AWS_PORT",
+                    self.options.host,
+                    port,
+                    exc,
+                )
+                return
+        # werkzeug would log every request at INFO whatever LOG_LEVEL says.
+        werkzeug_log = logging.getLogger("werkzeug")
+        if werkzeug_log.level == logging.NOTSET:
+            werkzeug_log.setLevel(logging.WARNING)
+        server = ThreadedMotoServer(ip_address=self.options.host, port=port, verbose=False)
+        server.start()
+        host, bound = server.get_host_and_port()
+        self._aws_server = server
+        self.aws_endpoint = f"http://{host}:{bound}"
 
     def _set_env(self, values: Mapping[str, str | None]) -> None:
         for key, value in values.items():

@@ -21,6 +21,7 @@ class FakeProvider:
 
     def __init__(self, auth_token: str = AUTH_TOKEN) -> None:
         self.placed: list[CallRequest] = []
+        self.placed_at: list[float] = []  # epoch seconds
         self.hung_up: list[str] = []
         self.fetched: dict[str, ProviderCall] = {}
         self._validator = RequestValidator(auth_token)
@@ -33,6 +34,7 @@ class FakeProvider:
             raise self.fail_with
         with self._lock:
             self.placed.append(request)
+            self.placed_at.append(time.time())
             return PlacedCall(call_id=f"CA{next(self._ids):032d}", status="queued")
 
     def fetch_call(self, call_id: str) -> ProviderCall:

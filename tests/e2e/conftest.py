@@ -38,7 +38,8 @@ def stack() -> Iterator[OfflineStack]:
         sim_env={"LOCAL_SIM_RING_SECONDS": "0.3", "LOCAL_SIM_TALK_SECONDS": "0.6"},
         # Calls last about a second here: a final status that never arrives is reconciled with
         # the provider after 30 s (the lost-call path) instead of the production hour.
-        extra_env={"dial_task_timeout_override_seconds": "30"},
+        extra_env={"dial_task_timeout_override_seconds": "30", "next_pass_delay_seconds": "2"},
+        demo_calls_per_second=100,  # pacing has its own test; these dial hundreds of numbers
     )
     with OfflineStack(options) as running:
         accounts = get_context().accounts

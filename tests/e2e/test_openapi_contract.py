@@ -53,6 +53,7 @@ def test_the_document_describes_every_action(stack: OfflineStack) -> None:
     mapping = body["schema"]["discriminator"]["mapping"]
     assert set(mapping) == {
         "create",
+        "preview",
         "get",
         "list",
         "list_runs",
@@ -61,6 +62,8 @@ def test_the_document_describes_every_action(stack: OfflineStack) -> None:
         "cancel",
         "pause",
         "resume",
+        "pause_series",
+        "resume_series",
     }
     assert {"create", "get", "start", "cancel"} <= set(body["examples"])
     responses = doc["paths"]["/batch-calls"]["post"]["responses"]

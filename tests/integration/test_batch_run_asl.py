@@ -48,7 +48,9 @@ def _stack(talk_seconds: str = "0.1", **options: str) -> Iterator[OfflineStack]:
     sim_env.update({f"LOCAL_SIM_{k.upper()}": v for k, v in options.items() if not k.startswith("settings_")})
     extra_env = {k.removeprefix("settings_"): v for k, v in options.items() if k.startswith("settings_")}
     stack = OfflineStack(
-        StackOptions(port=0, tick_seconds=3600, sim_env=sim_env, extra_env=extra_env)
+        StackOptions(
+            port=0, tick_seconds=3600, sim_env=sim_env, extra_env=extra_env, demo_calls_per_second=1000
+        )
     ).start()
     try:
         yield stack

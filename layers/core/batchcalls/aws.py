@@ -16,6 +16,13 @@ def client(service: str) -> Any:
     return boto3.client(service, config=_CONFIG)
 
 
+def session_client(session: boto3.session.Session, service: str, endpoint_url: str | None = None) -> Any:
+    """An uncached client with the same settings from an explicit session and endpoint (the
+    operator's tools, which pick credentials, region and endpoint from their command line).
+    ``endpoint_url=None`` leaves boto3 its own choice, which honours ``AWS_ENDPOINT_URL``."""
+    return session.client(service, endpoint_url=endpoint_url, config=_CONFIG)
+
+
 def reset_clients() -> None:
     """Forget cached clients (tests that start a fresh moto backend call this)."""
     client.cache_clear()

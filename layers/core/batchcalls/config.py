@@ -39,6 +39,8 @@ class Settings(BaseModel):
     dial_task_timeout_override_seconds: int = 0
     dial_task_timeout_margin_seconds: int = 120
     dial_fee_micros: int = 5000
+    # After a pass, recipients it deferred get the next pass this much later.
+    next_pass_delay_seconds: int = 30
     max_recipients_per_request: int = 10_000
 
     @property

@@ -17,14 +17,17 @@ from batchcalls.models.api import (
     ListBatchesRequest,
     ListRunsRequest,
     PauseBatchRequest,
+    PauseSeriesRequest,
+    PreviewBatchRequest,
     ResumeBatchRequest,
+    ResumeSeriesRequest,
     StartBatchRequest,
     UpdateBatchRequest,
     batch_out,
     recipient_out,
     status_counts,
 )
-from batchcalls.services import batches, idempotency, lifecycle
+from batchcalls.services import account, batches, idempotency, lifecycle, series
 from batchcalls.services.context import Context
 
 Handler = Callable[[Context, str, Any], dict[str, Any]]
@@ -32,7 +35,19 @@ _ACTION_REQUEST: TypeAdapter[Any] = TypeAdapter(ActionRequest)
 
 
 def _create(ctx: Context, account_id: str, request: CreateBatchRequest) -> dict[str, Any]:
-    return {"batch": batch_out(batches.create_batch(ctx, account_id, request))}
+    if request.dry_run:
+        return batches.preview_batch(ctx, account_id, request)
+    batch = batches.create_batch(ctx, account_id, request)
+    out: dict[str, Any] = {"batch": batch_out(batch)}
+    if series.is_series_parent(batch):
+        first = ctx.batches.get(series.child_id(batch.id, 0))
+        out["first_run"] = batch_out(first) if first else None
+    out["estimate"] = account.cost_estimate(ctx, account_id, batch.total_recipients)
+    return out
+
+
+def _preview(ctx: Context, account_id: str, request: PreviewBatchRequest) -> dict[str, Any]:
+    return batches.preview_batch(ctx, account_id, request)
 
 
 def _get(ctx: Context, account_id: str, request: GetBatchRequest) -> dict[str, Any]:
@@ -40,8 +55,15 @@ def _get(ctx: Context, account_id: str, request: GetBatchRequest) -> dict[str, A
     return {
         "batch": batch_out(view.batch, status_counts(view.recipients)),
         "recipients": [recipient_out(r) for r in view.recipients],
-        "runs": None,
+        "runs": (
+            [batch_out(run) for run in ctx.batches.runs_of(view.batch.id)[:RUNS_IN_GET]]
+            if series.is_series_parent(view.batch)
+            else None
+        ),
     }
+
+
+RUNS_IN_GET = 20
 
 
 def _list(ctx: Context, account_id: str, request: ListBatchesRequest) -> dict[str, Any]:
@@ -73,8 +95,17 @@ def _resume(ctx: Context, account_id: str, request: ResumeBatchRequest) -> dict[
     return lifecycle.resume(ctx, account_id, request.batch_id)
 
 
+def _pause_series(ctx: Context, account_id: str, request: PauseSeriesRequest) -> dict[str, Any]:
+    return series.pause_series(ctx, account_id, request.batch_id)
+
+
+def _resume_series(ctx: Context, account_id: str, request: ResumeSeriesRequest) -> dict[str, Any]:
+    return series.resume_series(ctx, account_id, request.batch_id)
+
+
 HANDLERS: dict[type, Handler] = {
     CreateBatchRequest: _create,
+    PreviewBatchRequest: _preview,
     GetBatchRequest: _get,
     ListBatchesRequest: _list,
     ListRunsRequest: _list_runs,
@@ -83,11 +114,27 @@ HANDLERS: dict[type, Handler] = {
     CancelBatchRequest: _cancel,
     PauseBatchRequest: _pause,
     ResumeBatchRequest: _resume,
+    PauseSeriesRequest: _pause_series,
+    ResumeSeriesRequest: _resume_series,
 }
 
 
 # Validation errors of a discriminated union are located under the tag: drop it.
-ACTION_NAMES = ("body", "create", "get", "list", "list_runs", "update", "start", "cancel", "pause", "resume")
+ACTION_NAMES = (
+    "body",
+    "create",
+    "preview",
+    "get",
+    "list",
+    "list_runs",
+    "update",
+    "start",
+    "cancel",
+    "pause",
+    "resume",
+    "pause_series",
+    "resume_series",
+)
 
 
 def parse_action(body: Any) -> Any:

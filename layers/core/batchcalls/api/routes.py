@@ -15,19 +15,22 @@ from pydantic import BaseModel
 from batchcalls.api import examples
 from batchcalls.api.actions import ACTION_NAMES, run_action
 from batchcalls.api.errors import error_body, from_error_list, status_for
+from batchcalls.domain.csv_import import template_csv
 from batchcalls.domain.errors import DomainError, Unauthorized
 from batchcalls.models.api import (
+    AccountResponse,
     ActionRequest,
     ActionResponse,
     BatchResponse,
     ErrorOut,
+    LedgerPage,
     RecipientsPage,
     RecipientsPageRequest,
     _RecipientStatusName,
     batch_out,
     status_counts,
 )
-from batchcalls.services import batches, idempotency
+from batchcalls.services import account, batches, idempotency
 from batchcalls.services.context import get_context
 
 CORS_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key"]
@@ -95,6 +98,21 @@ def build_app() -> APIGatewayRestResolver:
     )
 
     @app.get(
+        "/batch-calls/csv-template",
+        summary="The CSV template for recipient lists (name, first_name, last_name, phone_number, …)",
+        responses={200: {"description": "A CSV file with the header and an example row"}},
+        tags=["Batch calls"],
+    )
+    def csv_template() -> Response[str]:
+        # Registered before /batch-calls/<batch_id>, which would otherwise take it for an id.
+        return Response(
+            status_code=200,
+            content_type="text/csv; charset=utf-8",
+            body=template_csv(),
+            headers={"Content-Disposition": 'attachment; filename="batch-calls-template.csv"'},
+        )
+
+    @app.get(
         "/batch-calls/<batch_id>",
         summary="A batch without its recipients (with per-status counts)",
         responses={
@@ -131,6 +149,33 @@ def build_app() -> APIGatewayRestResolver:
             status=status, cursor=cursor, updated_since=updated_since, limit=limit
         )
         return _json(200, batches.recipients_page(get_context(), account_id(), batch_id, request))
+
+    @app.get(
+        "/account",
+        summary="The account: balance, dial fee and per-minute rate, limits, caller IDs",
+        responses={
+            200: {"description": "The account", "content": {"application/json": {"model": AccountResponse}}},
+            **_errors(401),
+        },
+        tags=["Account"],
+    )
+    def get_account() -> Response[str]:
+        return _json(200, account.account_view(get_context(), account_id()))
+
+    @app.get(
+        "/account/ledger",
+        summary="Every change of the balance, newest first (dial fees, call minutes, top-ups)",
+        responses={
+            200: {"description": "A page", "content": {"application/json": {"model": LedgerPage}}},
+            **_errors(400, 401),
+        },
+        tags=["Account"],
+    )
+    def get_ledger(
+        cursor: Annotated[str | None, Query(max_length=400)] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    ) -> Response[str]:
+        return _json(200, account.ledger_page(get_context(), account_id(), limit, cursor))
 
     @app.get(
         "/health",

@@ -8,12 +8,13 @@ entities by the ``*_out`` functions at the bottom, explicitly.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from batchcalls.domain.recipient_status import UI_LABELS, RecipientStatus
+from batchcalls.domain.retry import RetryPolicy
 from batchcalls.models.domain import Batch, Recipient
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -50,6 +51,7 @@ TimeZone = Annotated[str, AfterValidator(_check_zone)]
 
 AGENT_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"
 MAX_RECIPIENTS_PER_REQUEST = 20_000  # larger lists: the CSV upload
+MAX_CSV_CHARS = 5_000_000  # API Gateway takes 10 MB; bigger files go through the upload
 
 
 class _Request(BaseModel):
@@ -63,16 +65,27 @@ class RecipientIn(BaseModel):
     phone_number: str = Field(min_length=1, max_length=40)
     name: str | None = Field(default=None, max_length=200)
     sort_order: int | None = None
+    # Ours: the recipient's own zone for window_timezone "recipient" (else derived from the number)…
+    timezone: TimeZone | None = None
+    # …and values passed to the agent with purpose and goal (e.g. from extra CSV columns).
+    variables: dict[str, Annotated[str, Field(max_length=1000)]] | None = Field(default=None, max_length=50)
 
 
-class CreateBatchRequest(_Request):
-    """Create a batch: send now (default), schedule (``send_now: false`` + ``scheduled_at``) or
-    save a draft (``status: "draft"``)."""
-
-    action: Literal["create"]
+class BatchSpec(_Request):
     name: str = Field(min_length=1, max_length=200)
     caller_id: str = Field(min_length=1, max_length=40)
-    recipients: list[RecipientIn] = Field(min_length=1, max_length=MAX_RECIPIENTS_PER_REQUEST)
+    # The list as JSON (Magpipe's) or, ours, as CSV text with a header row (the template's
+    # columns; extra columns become each recipient's variables).
+    recipients: list[RecipientIn] | None = Field(
+        default=None, min_length=1, max_length=MAX_RECIPIENTS_PER_REQUEST
+    )
+    recipients_csv: str | None = Field(default=None, min_length=1, max_length=MAX_CSV_CHARS)
+    # Ours: the country of numbers written without +country (ISO 3166 code, e.g. "GB").
+    default_country: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
+    # Ours: create from the valid rows even when some are invalid (they are reported).
+    skip_invalid: bool = False
+    # Ours: answer what create would do (the preview report) without creating anything.
+    dry_run: bool = False
     agent_id: str | None = Field(default=None, pattern=AGENT_ID)
     status: Literal["draft", "running", "scheduled"] | None = None
     send_now: bool = True
@@ -81,6 +94,10 @@ class CreateBatchRequest(_Request):
     window_end_time: HHMM = "23:59"
     window_days: WindowDays = Field(default_factory=lambda: [0, 1, 2, 3, 4, 5, 6])
     timezone: TimeZone | None = None
+    # Ours: "recipient" reads the window in each recipient's own time zone(s).
+    window_timezone: Literal["batch", "recipient"] = "batch"
+    # Ours: redial busy / no_answer / failed outcomes after a delay, up to max_attempts in all.
+    retry_policy: RetryPolicy | None = None
     reserved_concurrency: int = Field(default=5, ge=0, le=20)
     max_concurrency: int | None = Field(default=None, ge=1, le=20)
     purpose: str | None = Field(default=None, max_length=2000)
@@ -91,10 +108,28 @@ class CreateBatchRequest(_Request):
     recurrence_max_runs: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
-    def _schedule(self) -> CreateBatchRequest:
+    def _schedule(self) -> Self:
         if not self.send_now and self.status != "draft" and not self.scheduled_at:
             raise ValueError("scheduled_at is required when send_now is false")
+        if (self.recipients is None) == (self.recipients_csv is None):
+            raise ValueError(
+                "give the recipients either as recipients (a list) or as recipients_csv (CSV text)"
+            )
         return self
+
+
+class CreateBatchRequest(BatchSpec):
+    """Create a batch: send now (default), schedule (``send_now: false`` + ``scheduled_at``),
+    save a draft (``status: "draft"``) or start a recurring series (``recurrence_type``)."""
+
+    action: Literal["create"]
+
+
+class PreviewBatchRequest(BatchSpec):
+    """Ours: what create would make of this request, creating nothing — valid count, every
+    invalid row (row, column, reason), duplicates, cost estimate and ETA."""
+
+    action: Literal["preview"]
 
 
 class BatchIdRequest(_Request):
@@ -123,6 +158,18 @@ class ResumeBatchRequest(BatchIdRequest):
     """Ours: a paused batch dials its pending recipients again."""
 
     action: Literal["resume"]
+
+
+class PauseSeriesRequest(BatchIdRequest):
+    """A recurring parent: no new runs spawn; a run in progress continues."""
+
+    action: Literal["pause_series"]
+
+
+class ResumeSeriesRequest(BatchIdRequest):
+    """A paused recurring parent: runs spawn again at the next occurrence."""
+
+    action: Literal["resume_series"]
 
 
 _FINAL_STATUSES = Literal["completed", "failed", "busy", "no_answer", "skipped"]
@@ -156,6 +203,10 @@ class UpdateBatchRequest(BatchIdRequest):
     max_concurrency: int | None = Field(default=None, ge=1, le=20)
     purpose: str | None = Field(default=None, max_length=2000)
     goal: str | None = Field(default=None, max_length=2000)
+    # A recurring parent's rule (the next runs follow it; a run in progress keeps its own).
+    recurrence_interval: int | None = Field(default=None, ge=1, le=1000)
+    recurrence_end_date: str | None = None
+    recurrence_max_runs: int | None = Field(default=None, ge=1)
 
 
 class ListRunsRequest(_Request):
@@ -210,6 +261,7 @@ class RecipientsPageRequest(BaseModel):
 
 ActionRequest = Annotated[
     CreateBatchRequest
+    | PreviewBatchRequest
     | GetBatchRequest
     | ListBatchesRequest
     | ListRunsRequest
@@ -217,7 +269,9 @@ ActionRequest = Annotated[
     | StartBatchRequest
     | CancelBatchRequest
     | PauseBatchRequest
-    | ResumeBatchRequest,
+    | ResumeBatchRequest
+    | PauseSeriesRequest
+    | ResumeSeriesRequest,
     Field(discriminator="action"),
 ]
 
@@ -243,6 +297,8 @@ class BatchOut(BaseModel):
     window_end_time: str
     window_days: list[int]
     timezone: str
+    window_timezone: Literal["batch", "recipient"]
+    retry_policy: RetryPolicy | None
     reserved_concurrency: int
     max_concurrency: int | None
     purpose: str | None
@@ -288,6 +344,25 @@ class RecipientOut(BaseModel):
     answered_by: str | None
     error_message: str | None
     updated_at: str | None
+    cost_micros: int = Field(description="dial fees and call minutes of every attempt, in micro-dollars")
+    timezone: str | None
+    variables: dict[str, str]
+    next_attempt_at: str | None = Field(
+        description="a pending recipient waits until then (its window, a redial)"
+    )
+    attempt_history: list[dict[str, Any]] = Field(
+        description="every ended attempt: outcome, times, duration, cost"
+    )
+
+
+class CostEstimateOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    recipients: int
+    dial_fee_micros: int
+    estimated_cost_micros: int = Field(description="recipients × dial fee (call minutes come on top)")
+    balance_micros: int
+    balance_after_micros: int
+    sufficient: bool
 
 
 class BatchResponse(BaseModel):
@@ -295,6 +370,55 @@ class BatchResponse(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     batch: BatchOut
+    first_run: BatchOut | None = Field(
+        default=None, description="create of a recurring series: its first run"
+    )
+    estimate: CostEstimateOut | None = Field(default=None, description="create only")
+
+
+class CallerIdOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    phone_number: str
+    active: bool
+    agent_id: str | None
+
+
+class AccountOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    name: str
+    timezone: str
+    balance_micros: int
+    balance: str = Field(description="the balance in dollars, exact")
+    dial_fee_micros: int
+    per_minute_rate_micros: int
+    max_concurrency: int
+    calls_per_second: float
+    resume_after_top_up: bool
+    caller_ids: list[CallerIdOut]
+
+
+class AccountResponse(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    account: AccountOut
+
+
+class LedgerEntryOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    at: str
+    ref: str
+    kind: Literal["dial_fee", "call_minutes", "top_up", "adjustment"]
+    amount_micros: int = Field(description="signed: charges are negative")
+    batch_id: str | None
+    recipient_id: str | None
+    call_id: str | None
+    note: str | None
+
+
+class LedgerPage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    entries: list[LedgerEntryOut]
+    next_cursor: str | None
 
 
 class GetBatchResponse(BaseModel):
@@ -315,6 +439,26 @@ class ListRunsResponse(BaseModel):
     runs: list[BatchOut]
 
 
+class PreviewOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    total_rows: int
+    valid: int
+    invalid_rows: int
+    invalid: list[dict[str, Any]] = Field(description="{row, column, reason} (the first 1,000)")
+    duplicate_rows: int
+    duplicates: list[dict[str, Any]] = Field(description="{row, phone_number, first_row} (the first 1,000)")
+    estimate: CostEstimateOut
+    eta_seconds: int = Field(description="at the batch's concurrency and the account's pacing, 60 s a call")
+    would_create: bool
+
+
+class PreviewResponse(BaseModel):
+    """preview, and create with dry_run"""
+
+    model_config = ConfigDict(extra="forbid")
+    preview: PreviewOut
+
+
 class ActionResult(BaseModel):
     """start, cancel, pause, resume"""
 
@@ -322,6 +466,7 @@ class ActionResult(BaseModel):
     success: bool
     message: str
     skipped: int | None = None
+    cancelled_children: int | None = Field(default=None, description="cancel of a recurring parent")
 
 
 class RecipientsPage(BaseModel):
@@ -341,7 +486,9 @@ class ErrorOut(BaseModel):
     details: list[ErrorDetail] | None = None
 
 
-ActionResponse = BatchResponse | GetBatchResponse | ListBatchesResponse | ListRunsResponse | ActionResult
+ActionResponse = (
+    PreviewResponse | BatchResponse | GetBatchResponse | ListBatchesResponse | ListRunsResponse | ActionResult
+)
 
 _BATCH_FIELDS = [name for name in BatchOut.model_fields if name != "counts"]
 
@@ -349,6 +496,7 @@ _BATCH_FIELDS = [name for name in BatchOut.model_fields if name != "counts"]
 def batch_out(batch: Batch, counts: dict[str, int] | None = None) -> dict[str, Any]:
     out = {name: getattr(batch, name) for name in _BATCH_FIELDS}
     out["status"] = batch.status.value
+    out["retry_policy"] = batch.retry_policy.model_dump() if batch.retry_policy else None
     if counts is not None:
         out["counts"] = counts
     return out

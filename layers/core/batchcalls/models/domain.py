@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.domain.recipient_status import RecipientStatus
+from batchcalls.domain.retry import RetryPolicy
 from batchcalls.domain.window import CallWindow
 
 
@@ -15,6 +18,22 @@ class Account(BaseModel):
     timezone: str | None = None
     max_concurrency: int = 20
     per_minute_rate_micros: int = 0
+    calls_per_second: float = 1.0  # pacing: call starts per second across all batches
+    resume_after_top_up: bool = False  # insufficient_credits batches resume when credits arrive
+
+
+class LedgerEntry(BaseModel):
+    """One change of an account's balance; written in the same transaction as the change."""
+
+    account_id: str
+    at: str
+    ref: str  # what caused it: "dial:{batch}:{rk}:{ticket}", "call:{call id}", "top_up:{id}"
+    kind: str  # dial_fee | call_minutes | top_up | adjustment
+    amount_micros: int  # signed: charges are negative
+    batch_id: str | None = None
+    recipient_id: str | None = None
+    call_id: str | None = None
+    note: str | None = None
 
 
 class CallerNumber(BaseModel):
@@ -38,6 +57,9 @@ class Batch(BaseModel):
     window_end_time: str = "23:59"
     window_days: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4, 5, 6])
     timezone: str = "UTC"
+    # "batch": the window is read in ``timezone``; "recipient": in each recipient's own zone(s).
+    window_timezone: str = "batch"
+    retry_policy: RetryPolicy | None = None
     reserved_concurrency: int = 5
     max_concurrency: int | None = None  # the client's upper bound on this batch's slots
     purpose: str | None = None
@@ -59,6 +81,10 @@ class Batch(BaseModel):
     recurrence_end_date: str | None = None
     recurrence_max_runs: int | None = None
     recurrence_run_count: int = 0
+    # A series parent: occurrences are counted from this moment (no drift); the last spawned
+    # occurrence's index (-1 before the first run).
+    recurrence_anchor_at: str | None = None
+    recurrence_last_index: int = -1
     run_number: int = 0  # 1 for the first start, +1 per re-run
     pass_number: int = 0  # passes of the state machine within the current run
     # When the scheduler must look at this batch next (sparse "due" index); None = never.
@@ -90,7 +116,11 @@ class Recipient(BaseModel):
     answered_by: str | None = None
     error_message: str | None = None
     updated_at: str | None = None
+    cost_micros: int = 0  # dial fees and call minutes of every attempt
     variables: dict[str, str] = Field(default_factory=dict)
+    timezone: str | None = None  # given with the recipient (else derived from the number)
+    next_attempt_at: str | None = None  # a pending recipient waits until then (window, redial)
+    attempt_history: list[dict[str, Any]] = Field(default_factory=list)  # one entry per ended attempt
 
     @property
     def sk(self) -> str:

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from batchcalls.domain.billing import estimate
 from batchcalls.domain.clock import iso, parse_iso
+from batchcalls.domain.concurrency import batch_slots
 from batchcalls.domain.errors import InvalidRequest, NotFound
 from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.domain.phone import InvalidPhoneNumber, to_e164
 from batchcalls.models.api import (
+    BatchSpec,
     CreateBatchRequest,
     ListBatchesRequest,
     ListRunsRequest,
@@ -19,7 +24,10 @@ from batchcalls.models.api import (
     recipient_out,
 )
 from batchcalls.models.domain import Batch, CallerNumber, Recipient
+from batchcalls.services import series
+from batchcalls.services.access import get_owned_batch
 from batchcalls.services.context import Context
+from batchcalls.services.recipient_list import recipient_list
 from batchcalls.services.runs import continue_run
 
 
@@ -29,50 +37,43 @@ class BatchView:
     recipients: list[Recipient]
 
 
-def _normalise_recipients(
-    ctx: Context, batch_id: str, request: CreateBatchRequest, now: str
-) -> tuple[list[Recipient], int]:
-    errors: list[dict[str, object]] = []
-    seen: set[str] = set()
-    recipients: list[Recipient] = []
-    duplicates = 0
-    for index, given in enumerate(request.recipients):
-        try:
-            e164 = to_e164(given.phone_number, ctx.settings.default_region)
-        except InvalidPhoneNumber as exc:
-            errors.append({"field": f"recipients[{index}].phone_number", "message": str(exc)})
-            continue
-        if e164 in seen:
-            duplicates += 1
-            continue
-        seen.add(e164)
-        recipients.append(
-            Recipient(
-                batch_id=batch_id,
-                seq=len(recipients) + 1,
-                id=str(uuid.uuid4()),
-                phone_number=e164,
-                name=given.name,
-                sort_order=given.sort_order if given.sort_order is not None else index,
-                updated_at=now,
-            )
-        )
-    if errors:
-        first = errors[0]
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise InvalidRequest(f"{first['field']} {first['message']}{more}", errors)
-    return recipients, duplicates
+def preview_batch(ctx: Context, account_id: str, request: BatchSpec) -> dict[str, Any]:
+    """What ``create`` would make of this request, creating nothing: the recipients report,
+    the cost estimate and the time it would take at the batch's concurrency and pacing."""
+    account = ctx.accounts.get_account(account_id)
+    if account is None:
+        raise NotFound("Account not found")
+    active_caller_id(ctx, account_id, request.caller_id)
+    listing = recipient_list(request, "preview", ctx.now_iso(), ctx.settings.default_region)
+    slots = batch_slots(account.max_concurrency, request.reserved_concurrency, request.max_concurrency)
+    count = len(listing.recipients)
+    return {
+        "preview": {
+            **listing.report(),
+            "estimate": dataclasses.asdict(
+                estimate(count, ctx.credits.balance(account_id), ctx.settings.dial_fee_micros)
+            ),
+            "eta_seconds": eta_seconds(count, slots, account.calls_per_second),
+            "would_create": bool(listing.recipients) and (request.skip_invalid or not listing.invalid_rows),
+        }
+    }
+
+
+# A planning figure for the ETA: ringing plus a short conversation. Real calls vary.
+ASSUMED_CALL_SECONDS = 60
+
+
+def eta_seconds(recipients: int, slots: int, calls_per_second: float) -> int:
+    """At most ``slots`` calls at once and ``calls_per_second`` starts: whichever is slower."""
+    by_slots = -(-recipients // max(slots, 1)) * ASSUMED_CALL_SECONDS
+    by_pacing = recipients / max(calls_per_second, 0.001)
+    return int(max(by_slots, by_pacing))
 
 
 def create_batch(ctx: Context, account_id: str, request: CreateBatchRequest) -> Batch:
     account = ctx.accounts.get_account(account_id)
     if account is None:
         raise NotFound("Account not found")
-    if request.recurrence_type != "none":
-        raise InvalidRequest(
-            f"recurrence_type '{request.recurrence_type}' is not supported by this server yet",
-            [{"field": "recurrence_type", "message": "only 'none' is supported"}],
-        )
     number = active_caller_id(ctx, account_id, request.caller_id)
     caller_id = number.phone_number
 
@@ -85,14 +86,22 @@ def create_batch(ctx: Context, account_id: str, request: CreateBatchRequest) -> 
     now = ctx.clock()
     now_iso = iso(now)
     batch_id = str(uuid.uuid4())
-    recipients, duplicates = _normalise_recipients(ctx, batch_id, request, now_iso)
+    listing = recipient_list(request, batch_id, now_iso, ctx.settings.default_region)
+    listing.require_valid(request.skip_invalid)
+    recipients, duplicates = listing.recipients, listing.duplicate_rows
 
     scheduled_at = None
     if request.scheduled_at:
         scheduled_at = future_iso(ctx, "scheduled_at", request.scheduled_at)
 
+    recurring = request.recurrence_type != "none"
+    end_date = None
+    if request.recurrence_end_date:
+        end_date = iso(parse_iso_field("recurrence_end_date", request.recurrence_end_date))
     if request.status == "draft":
         status = BatchStatus.DRAFT
+    elif recurring:
+        status = BatchStatus.RECURRING  # the parent: its runs are spawned below
     elif not request.send_now:
         status = BatchStatus.SCHEDULED
     else:
@@ -111,6 +120,8 @@ def create_batch(ctx: Context, account_id: str, request: CreateBatchRequest) -> 
         window_end_time=request.window_end_time,
         window_days=request.window_days,
         timezone=request.timezone or account.timezone or ctx.settings.default_timezone,
+        window_timezone=request.window_timezone,
+        retry_policy=request.retry_policy,
         reserved_concurrency=request.reserved_concurrency,
         max_concurrency=request.max_concurrency,
         purpose=request.purpose,
@@ -125,8 +136,17 @@ def create_batch(ctx: Context, account_id: str, request: CreateBatchRequest) -> 
         # The scheduler starts a scheduled batch at its time, and re-checks a running one
         # in case the start below is lost (crash between the write and the start).
         due_at=scheduled_at if status is BatchStatus.SCHEDULED else None,
+        recurrence_type=request.recurrence_type,
+        recurrence_interval=request.recurrence_interval,
+        recurrence_end_date=end_date,
+        recurrence_max_runs=request.recurrence_max_runs,
+        # Occurrences count from the first run's time: scheduled_at, or now.
+        recurrence_anchor_at=(scheduled_at or now_iso) if recurring else None,
     )
     ctx.batches.create(batch, recipients)
+    if status is BatchStatus.RECURRING:
+        series.spawn_next(ctx, batch)
+        return ctx.batches.get(batch.id) or batch
     if status is BatchStatus.RUNNING:
         continue_run(ctx, batch)  # the first pass, or paused until the window opens
         return ctx.batches.get(batch.id) or batch
@@ -144,13 +164,6 @@ def active_caller_id(ctx: Context, account_id: str, raw: str) -> CallerNumber:
         message = f"{caller_id} is not an active number of this account"
         raise InvalidRequest(f"caller_id {message}", [{"field": "caller_id", "message": message}])
     return number
-
-
-def get_owned_batch(ctx: Context, account_id: str, batch_id: str) -> Batch:
-    batch = ctx.batches.get(batch_id)
-    if batch is None or batch.user_id != account_id:
-        raise NotFound("Batch not found")
-    return batch
 
 
 def get_batch(ctx: Context, account_id: str, batch_id: str) -> BatchView:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from batchcalls.domain.errors import Forbidden, InvalidRequest
 from batchcalls.domain.recipient_status import RecipientStatus, from_provider_status, is_terminal
 from batchcalls.models.messages import DialOutcome
+from batchcalls.services.call_end import end_attempt
 from batchcalls.services.callbacks import status_callback_url
 from batchcalls.services.context import Context
 from batchcalls.services.tokens import answer_task
@@ -60,10 +61,12 @@ def apply_call_status(
     if status in _ERRORS:
         sip = form.get("SipResponseCode")
         fields["error_message"] = _ERRORS[status] + (f" (SIP {sip})" if sip else "")
-    if not ctx.recipients.finish(batch_id, rk, ticket, status, fields, now_iso):
-        return "stale"
     recipient = ctx.recipients.get(batch_id, rk)
-    if recipient and recipient.account_id and recipient.slot_holder:
+    if recipient is None or recipient.ticket != ticket:
+        return "stale"
+    if not end_attempt(ctx, recipient, ticket, status, fields, now_iso):
+        return "stale"
+    if recipient.account_id and recipient.slot_holder:
         ctx.slots.release(recipient.account_id, recipient.slot_holder)
-    answer_task(ctx, recipient.task_token if recipient else None, DialOutcome(outcome=status.value, rk=rk))
+    answer_task(ctx, recipient.task_token, DialOutcome(outcome=status.value, rk=rk))
     return "finished"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -10,10 +11,13 @@ from typing import Any
 from batchcalls import aws
 from batchcalls.config import Settings, get_settings
 from batchcalls.domain.clock import Clock, iso, system_clock
+from batchcalls.models.domain import Account
 from batchcalls.store.accounts import AccountStore
 from batchcalls.store.batches import BatchStore
+from batchcalls.store.credits import CreditStore
 from batchcalls.store.dial_queue import DialQueue
 from batchcalls.store.idempotency import persistence_layer
+from batchcalls.store.pacing import PaceStore
 from batchcalls.store.recipients import RecipientStore
 from batchcalls.store.slots import SlotStore
 from batchcalls.telephony.factory import make_provider
@@ -24,9 +28,10 @@ from batchcalls.telephony.port import TelephonyProvider
 class Context:
     settings: Settings
     clock: Clock = system_clock
+    sleep: Callable[[float], None] = time.sleep  # pacing waits; tests replace it
     _provider: TelephonyProvider | None = field(default=None, repr=False)
     _caller_checks: dict[tuple[str, str], tuple[bool, float]] = field(default_factory=dict, repr=False)
-    _limits: dict[str, tuple[int, float]] = field(default_factory=dict, repr=False)
+    _profiles: dict[str, tuple[Account, float]] = field(default_factory=dict, repr=False)
 
     @cached_property
     def db(self) -> Any:
@@ -57,19 +62,32 @@ class Context:
         return SlotStore(self.db, self.settings.table_name)
 
     @cached_property
+    def credits(self) -> CreditStore:
+        return CreditStore(self.db, self.settings.table_name)
+
+    @cached_property
+    def pacing(self) -> PaceStore:
+        return PaceStore(self.db, self.settings.table_name)
+
+    @cached_property
     def dial_queue(self) -> DialQueue:
         return DialQueue(aws.client("sqs"), self.settings.dial_queue_url)
 
-    def account_max_concurrency(self, account_id: str) -> int:
-        """The account's limit, read at most every ``CALLER_CHECK_SECONDS`` per container."""
+    def account(self, account_id: str) -> Account:
+        """The account's profile (limits, rate, pacing), read at most every
+        ``CALLER_CHECK_SECONDS`` per container: a change takes effect within that time."""
         now = time.monotonic()
-        cached = self._limits.get(account_id)
+        cached = self._profiles.get(account_id)
         if cached and now - cached[1] < CALLER_CHECK_SECONDS:
             return cached[0]
-        account = self.accounts.get_account(account_id)
-        limit = account.max_concurrency if account else self.settings.default_max_concurrency
-        self._limits[account_id] = (limit, now)
-        return limit
+        account = self.accounts.get_account(account_id) or Account(
+            id=account_id, max_concurrency=self.settings.default_max_concurrency
+        )
+        self._profiles[account_id] = (account, now)
+        return account
+
+    def account_max_concurrency(self, account_id: str) -> int:
+        return self.account(account_id).max_concurrency
 
     @cached_property
     def idempotency(self) -> Any:

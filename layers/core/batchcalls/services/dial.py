@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import UTC, datetime
 
 from batchcalls.domain import window
+from batchcalls.domain.billing import INSUFFICIENT_CREDITS
+from batchcalls.domain.clock import iso
 from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.domain.recipient_status import RecipientStatus
+from batchcalls.domain.recipient_window import is_open_everywhere, next_open_everywhere, recipient_zones
+from batchcalls.models.domain import LedgerEntry
 from batchcalls.models.messages import DialMessage, DialOutcome
 from batchcalls.services.callbacks import agent_twiml_url, status_callback_url
 from batchcalls.services.context import Context
+from batchcalls.services.runs import RECIPIENT_WINDOWS
 from batchcalls.services.tokens import answer_task
 from batchcalls.store.recipients import Claim
 from batchcalls.telephony.port import (
@@ -63,12 +69,37 @@ def dial(ctx: Context, message: DialMessage) -> str:
             remove_fields=["due_at"],
         )
         return dial(ctx, message)  # decide again from the failed batch: defer
-    if batch.status is not BatchStatus.RUNNING or not window.is_open(batch.window, now, batch.timezone):
+
+    def defer(until: datetime | None = None) -> str:
+        waits = iso(until) if until else None
         return (
-            answer("deferred") if ctx.recipients.defer(batch_id, rk, message.ticket, now_iso) else "duplicate"
+            answer("deferred")
+            if ctx.recipients.defer(batch_id, rk, message.ticket, now_iso, waits)
+            else "duplicate"
         )
 
+    if batch.status is not BatchStatus.RUNNING:
+        return defer()
     to = message.to
+    if batch.window_timezone == RECIPIENT_WINDOWS:
+        # Each recipient in its own zone(s): only when the window is open in all of them.
+        recipient = ctx.recipients.get(batch_id, rk)
+        if recipient is None:
+            return answer("stale")
+        to = recipient.phone_number
+        zones = recipient_zones(to, recipient.timezone, batch.timezone)
+        if not is_open_everywhere(batch.window, now, zones):
+            opens = next_open_everywhere(batch.window, now, zones)
+            if opens is None:
+                reason = (
+                    f"The call window never opens at once in the number's time zones ({', '.join(zones[:5])})"
+                )
+                skipped = ctx.recipients.skip(batch_id, rk, reason, now_iso)
+                return answer("skipped") if skipped else "duplicate"
+            return defer(opens)
+    elif not window.is_open(batch.window, now, batch.timezone):
+        return defer()
+
     if to is None:
         recipient = ctx.recipients.get(batch_id, rk)
         if recipient is None:
@@ -79,20 +110,63 @@ def dial(ctx: Context, message: DialMessage) -> str:
     ticket = message.ticket
     # An account-wide slot first: all batches of the account together stay within
     # max_concurrency − this batch's reserve, whatever each batch's own Map allows.
+    account = ctx.account(batch.user_id)
     holder = slot_holder(batch_id, rk, ticket)  # per delivery: a duplicate never frees ours
-    limit = max(1, ctx.account_max_concurrency(batch.user_id) - batch.reserved_concurrency)
+    limit = max(1, account.max_concurrency - batch.reserved_concurrency)
     epoch = int(now.timestamp())
     lease_until = epoch + ctx.settings.dial_task_timeout_seconds
     if not ctx.slots.acquire(batch.user_id, holder, limit, lease_until, epoch):
         raise NoSlotAvailable(f"all {limit} slots of account {batch.user_id} are busy")
-    # attempted_at is when the attempt took its slot, so call times show the concurrency.
+    # Then a start time under the account's calls-per-second limit.
+    now_ms = int(ctx.clock().timestamp() * 1000)
+    wait_ms = ctx.pacing.reserve(batch.user_id, account.calls_per_second, now_ms, PACING_MAX_WAIT_MS)
+    if wait_ms is None:
+        ctx.slots.release(batch.user_id, holder)
+        raise PacingBusy(f"account {batch.user_id} is at its {account.calls_per_second} calls per second")
+    if wait_ms:
+        ctx.sleep(wait_ms / 1000)
+    # The claim takes the dial fee in its own transaction. attempted_at is the start the pacer
+    # gave this attempt (after it took its slot): starts are exactly 1/cps apart, and the call
+    # is placed at it or a few milliseconds after (however late the sleep wakes).
+    claim_iso = iso(datetime.fromtimestamp((now_ms + wait_ms) / 1000, UTC))
+    fee = ctx.settings.dial_fee_micros
+    fee_entry = LedgerEntry(
+        account_id=batch.user_id,
+        at=claim_iso,
+        ref=f"dial:{batch_id}:{rk}:{ticket}",
+        kind="dial_fee",
+        amount_micros=-fee,
+        batch_id=batch_id,
+        recipient_id=rk,
+    )
     claim = ctx.recipients.claim(
-        batch_id, message.run, rk, ticket, message.task_token, ctx.now_iso(), batch.user_id, holder
+        batch_id,
+        message.run,
+        rk,
+        ticket,
+        message.task_token,
+        claim_iso,
+        batch.user_id,
+        holder,
+        fee_micros=fee,
+        fee_items=ctx.credits.debit_items(fee_entry, never_below_zero=True) if fee else (),
     )
     if claim is not Claim.CLAIMED:
         ctx.slots.release(batch.user_id, holder)
     if claim is Claim.NOT_PENDING:
         return "duplicate"
+    if claim is Claim.INSUFFICIENT_CREDITS:
+        # The guide: "The batch will pause when credits are insufficient." Calls in progress
+        # finish; this recipient stays pending for the resume after a top-up.
+        ctx.batches.update_status(
+            batch_id,
+            from_statuses=[BatchStatus.RUNNING],
+            to_status=BatchStatus.PAUSED,
+            set_fields={"paused_reason": INSUFFICIENT_CREDITS, "updated_at": now_iso},
+            remove_fields=["due_at"],
+            expect={"run_number": message.run},
+        )
+        return dial(ctx, message)  # decide again from the paused batch: defer
     if claim is Claim.BATCH_NOT_RUNNING:
         # Cancelled, paused or re-run between our read and the claim: decide again from the
         # batch as it is now (it cannot be "running this run" any more, so this ends).
@@ -143,11 +217,20 @@ def dial(ctx: Context, message: DialMessage) -> str:
     return "dialed"
 
 
-class NoSlotAvailable(Exception):
-    """Every slot of the account is busy: the message comes back shortly (not lost)."""
+class DialLater(Exception):
+    """The dial cannot start yet: the message comes back shortly (not lost)."""
+
+
+class NoSlotAvailable(DialLater):
+    """Every slot of the account is busy."""
+
+
+class PacingBusy(DialLater):
+    """The account's next call start is further away than a dialer should sleep."""
 
 
 NO_SLOT_RETRY_SECONDS = 2
+PACING_MAX_WAIT_MS = 2000
 
 
 def slot_holder(batch_id: str, rk: str, ticket: str) -> str:
@@ -157,12 +240,13 @@ def slot_holder(batch_id: str, rk: str, ticket: str) -> str:
 
 
 def dial_record(ctx: Context, message: DialMessage) -> str:
-    """The SQS entry. A dial that finds no slot waits: the message is sent again with a delay
-    (backing off to 10 s) and this delivery succeeds — its Map child keeps waiting on the same
-    task token, and the wait never uses up the queue's redrive count."""
+    """The SQS entry. A dial that finds no slot (or no start under the pacing limit) waits: the
+    message is sent again with a delay (backing off to 10 s) and this delivery succeeds — its
+    Map child keeps waiting on the same task token, and the wait never uses up the queue's
+    redrive count."""
     try:
         return dial(ctx, message)
-    except NoSlotAvailable:
+    except DialLater:
         again = message.model_copy(update={"slot_waits": message.slot_waits + 1})
         delay = min(NO_SLOT_RETRY_SECONDS + message.slot_waits, 10)
         ctx.dial_queue.send_later(again.model_dump_json(by_alias=True), delay)

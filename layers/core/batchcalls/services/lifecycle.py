@@ -6,14 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from batchcalls.domain.clock import parse_iso
-from batchcalls.domain.errors import Conflict
+from batchcalls.domain.clock import iso, parse_iso
+from batchcalls.domain.errors import Conflict, InvalidRequest
 from batchcalls.domain.lifecycle import BatchAction, BatchStatus, is_rerun, next_status
 from batchcalls.domain.recipient_status import FAILED_OUTCOMES, TERMINAL, RecipientStatus
 from batchcalls.models.api import StartBatchRequest, UpdateBatchRequest, status_counts
 from batchcalls.models.domain import Batch
 from batchcalls.models.messages import RunPass
-from batchcalls.services.batches import active_caller_id, future_iso, get_owned_batch
+from batchcalls.services import series
+from batchcalls.services.batches import active_caller_id, future_iso, get_owned_batch, parse_iso_field
 from batchcalls.services.context import Context
 from batchcalls.services.runs import continue_run
 
@@ -132,6 +133,8 @@ def _retry_recipients(ctx: Context, batch: Batch, ids: set[str]) -> int:
 
 def cancel(ctx: Context, account_id: str, batch_id: str) -> dict[str, Any]:
     batch = get_owned_batch(ctx, account_id, batch_id)
+    if series.is_series_parent(batch):
+        return series.cancel_series(ctx, account_id, batch)
     target = next_status(batch.status, A.CANCEL)
     now_iso = ctx.now_iso()
     cancelled = ctx.batches.update_status(
@@ -143,6 +146,7 @@ def cancel(ctx: Context, account_id: str, batch_id: str) -> dict[str, Any]:
     )
     if cancelled is None:
         raise _changed_meanwhile(batch)
+    series.run_ended(ctx, cancelled)
     if batch.pass_number > 0:
         # No new Map child starts; children already waiting are answered by their calls or
         # time out. Dial messages still queued find the batch cancelled and skip.
@@ -154,8 +158,8 @@ def cancel(ctx: Context, account_id: str, batch_id: str) -> dict[str, Any]:
             pass
     skipped = sum(
         1
-        for rk, _ in ctx.recipients.pending_keys(batch.id)
-        if ctx.recipients.skip(batch.id, rk, "Batch cancelled", now_iso)
+        for ref in ctx.recipients.pending_keys(batch.id)
+        if ctx.recipients.skip(batch.id, ref.sk, "Batch cancelled", now_iso)
     )
     return {"success": True, "message": "Batch cancelled", "skipped": skipped}
 
@@ -194,6 +198,8 @@ def resume(ctx: Context, account_id: str, batch_id: str, *, via_start: bool = Fa
 
 
 _UPDATABLE = [
+    "recurrence_interval",
+    "recurrence_max_runs",
     "name",
     "agent_id",
     "send_now",
@@ -211,7 +217,8 @@ _UPDATABLE = [
 
 def update(ctx: Context, account_id: str, request: UpdateBatchRequest) -> Batch:
     batch = get_owned_batch(ctx, account_id, request.batch_id)
-    next_status(batch.status, A.UPDATE)  # only drafts (recurring templates: see recurrence)
+    # Only drafts, and the template of a recurring series (recurring or paused).
+    next_status(batch.status, A.UPDATE, is_series_parent=series.is_series_parent(batch))
     given = request.model_dump(exclude_unset=True)
     fields: dict[str, Any] = {name: given[name] for name in _UPDATABLE if name in given}
     if "caller_id" in given:
@@ -221,6 +228,13 @@ def update(ctx: Context, account_id: str, request: UpdateBatchRequest) -> Batch:
             fields["agent_id"] = number.agent_id
     if fields.get("scheduled_at"):
         fields["scheduled_at"] = future_iso(ctx, "scheduled_at", fields["scheduled_at"])
+    if given.get("recurrence_end_date"):
+        fields["recurrence_end_date"] = iso(
+            parse_iso_field("recurrence_end_date", given["recurrence_end_date"])
+        )
+    if any(name.startswith("recurrence_") for name in fields) and not series.is_series_parent(batch):
+        message = "can only be changed on a recurring series"
+        raise InvalidRequest(f"recurrence {message}", [{"field": "recurrence_type", "message": message}])
     fields["updated_at"] = ctx.now_iso()
     updated = ctx.batches.update_status(
         batch.id, from_statuses=[batch.status], to_status=batch.status, set_fields=fields

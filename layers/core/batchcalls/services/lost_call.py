@@ -10,6 +10,7 @@ import logging
 
 from batchcalls.domain.recipient_status import RecipientStatus, from_provider_status, is_terminal
 from batchcalls.models.messages import LostCall
+from batchcalls.services.call_end import end_attempt
 from batchcalls.services.context import Context
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ def record_lost_call(ctx: Context, lost: LostCall) -> dict[str, str]:
                 ctx.provider.hang_up(recipient.call_id)
         except Exception:
             logger.exception("could not reconcile call %s with the provider", recipient.call_id)
-    done = ctx.recipients.finish(lost.batch_id, lost.rk, lost.ticket, status, fields, now_iso)
+    done = end_attempt(ctx, recipient, lost.ticket, status, fields, now_iso)
     if recipient.account_id and recipient.slot_holder:
         ctx.slots.release(recipient.account_id, recipient.slot_holder)
     return {"outcome": status.value if done else "nothing_to_do"}

@@ -23,8 +23,14 @@ def plan_pass(ctx: Context, run_pass: RunPass) -> PlanResult:
     batch = ctx.batches.get(run_pass.batch_id)
     if batch is None or batch.status is not BatchStatus.RUNNING or batch.run_number != run_pass.run:
         return empty
-    # The number travels with the message so the dialer needs no read to dial it.
-    pending = [{"rk": rk, "to": to} for rk, to in ctx.recipients.pending_keys(batch.id)]
+    # The number travels with the message so the dialer needs no read to dial it. Recipients
+    # waiting for a later time (their window, their redial) stay out of this pass.
+    now_iso = ctx.now_iso()
+    pending = [
+        {"rk": ref.sk, "to": ref.phone_number}
+        for ref in ctx.recipients.pending_keys(batch.id)
+        if not ref.next_attempt_at or ref.next_attempt_at <= now_iso
+    ]
     if not pending:
         return empty
     account = ctx.accounts.get_account(batch.user_id)

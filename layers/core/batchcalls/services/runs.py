@@ -12,6 +12,7 @@ from batchcalls.models.messages import RunPass
 from batchcalls.services.context import Context
 
 OUTSIDE_WINDOW = "outside_window"
+RECIPIENT_WINDOWS = "recipient"
 
 
 def start_pass(ctx: Context, run_pass: RunPass) -> None:
@@ -66,6 +67,8 @@ def continue_run(ctx: Context, batch: Batch) -> bool:
 def pause_outside_window(ctx: Context, batch: Batch) -> bool:
     """A running batch whose call window is closed now is paused (``outside_window``) until it
     opens: the scheduler resumes it at ``due_at``. Returns whether it was paused."""
+    if batch.window_timezone == RECIPIENT_WINDOWS:
+        return False  # each recipient waits for its own window (the dialer decides per call)
     now = ctx.clock()
     opens = window.next_open(batch.window, now, batch.timezone)
     if opens == now:

@@ -13,11 +13,12 @@ from batchcalls.domain.clock import iso
 from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.domain.recipient_status import FAILED_OUTCOMES, RecipientStatus
 from batchcalls.models.api import status_counts
+from batchcalls.models.domain import Recipient
 from batchcalls.models.messages import RunPass
+from batchcalls.services import series
 from batchcalls.services.context import Context
 from batchcalls.services.runs import OUTSIDE_WINDOW, pause_outside_window
 
-NEXT_PASS_DELAY = timedelta(seconds=30)
 _IN_CALL = {
     RecipientStatus.CALLING,
     RecipientStatus.INITIATED,
@@ -65,6 +66,8 @@ def settle_pass(ctx: Context, run_pass: RunPass) -> dict[str, object]:
             remove_fields=["due_at", "paused_reason"],
             expect={"run_number": run_pass.run},
         )
+        if done is not None:
+            series.run_ended(ctx, done)
         return {"status": (done.status if done else batch.status).value, "pending": 0}
     # Work remains. Outside the window the batch pauses until it opens; otherwise (deferred
     # recipients, or calls whose final status is still to come) the scheduler starts the
@@ -75,7 +78,21 @@ def settle_pass(ctx: Context, run_pass: RunPass) -> dict[str, object]:
         batch.id,
         from_statuses=[BatchStatus.RUNNING],
         to_status=BatchStatus.RUNNING,
-        set_fields={"due_at": iso(ctx.clock() + NEXT_PASS_DELAY), "updated_at": now_iso},
+        set_fields={"due_at": next_pass_at(ctx, recipients), "updated_at": now_iso},
         expect={"run_number": run_pass.run, "pass_number": run_pass.pass_number},
     )
     return {"status": batch.status.value, "pending": pending, "in_call": in_call}
+
+
+def next_pass_at(ctx: Context, recipients: list[Recipient]) -> str:
+    """Soon, or — when every pending recipient waits for a later time (its own window, its
+    redial) — when the first of them is due: no pass runs just to defer them all again."""
+    soon = iso(ctx.clock() + timedelta(seconds=ctx.settings.next_pass_delay_seconds))
+    waits = []
+    for recipient in recipients:
+        if recipient.status is not RecipientStatus.PENDING:
+            continue
+        if not recipient.next_attempt_at or recipient.next_attempt_at <= soon:
+            return soon
+        waits.append(recipient.next_attempt_at)
+    return min(waits) if waits else soon

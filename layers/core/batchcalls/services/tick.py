@@ -11,6 +11,7 @@ import logging
 from batchcalls.domain.errors import Conflict
 from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.models.domain import Batch
+from batchcalls.services import series
 from batchcalls.services.context import Context
 from batchcalls.services.lifecycle import begin_run
 from batchcalls.services.runs import OUTSIDE_WINDOW, continue_run
@@ -37,6 +38,10 @@ def handle_due(ctx: Context, batch: Batch) -> bool:
             begin_run(ctx, batch)
         except Conflict:
             return False  # another tick (or a user's start or cancel) got there first
+        return True
+    if batch.status is BatchStatus.RECURRING:
+        # A series parent: spawn its next run when the last one has ended and it is time.
+        series.spawn_next(ctx, batch)
         return True
     if batch.status is BatchStatus.RUNNING:
         # A pass still running keeps the batch due: the next tick looks again.

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.models.domain import Batch, Recipient
-from batchcalls.store import keys
+from batchcalls.store import dynamo, keys
 from batchcalls.store.dynamo import (
     deserialize,
     is_condition_failure,
@@ -25,19 +23,11 @@ _CURSOR_KEYS = ("pk", "sk", "gsi1pk", "gsi1sk")
 
 
 def encode_cursor(raw_item: dict[str, Any]) -> str:
-    """An opaque cursor: the index key of the last item of a page."""
-    plain = {k: v["S"] for k, v in raw_item.items() if k in _CURSOR_KEYS}
-    return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode()
+    return dynamo.encode_cursor(raw_item, _CURSOR_KEYS)
 
 
 def decode_cursor(cursor: str) -> dict[str, Any]:
-    try:
-        plain = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, TypeError) as exc:
-        raise ValueError("malformed cursor") from exc
-    if not isinstance(plain, dict) or set(plain) != set(_CURSOR_KEYS):
-        raise ValueError("malformed cursor")
-    return {k: {"S": str(v)} for k, v in plain.items()}
+    return dynamo.decode_cursor(cursor, _CURSOR_KEYS)
 
 
 class BatchStore:

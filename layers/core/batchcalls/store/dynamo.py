@@ -5,7 +5,11 @@ Only modules in ``store/`` build DynamoDB requests.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import base64
+import json
+import random
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -70,3 +74,39 @@ def query_all(client: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
     for page in paginator.paginate(**kwargs):
         for item in page.get("Items", []):
             yield deserialize(item)
+
+
+def encode_cursor(raw_item: Mapping[str, Any], key_names: Sequence[str]) -> str:
+    """An opaque cursor: the (string) key attributes of the last item of a page."""
+    plain = {k: v["S"] for k, v in raw_item.items() if k in key_names}
+    return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode()
+
+
+def decode_cursor(cursor: str, key_names: Sequence[str]) -> dict[str, Any]:
+    try:
+        plain = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, TypeError) as exc:
+        raise ValueError("malformed cursor") from exc
+    if not isinstance(plain, dict) or set(plain) != set(key_names):
+        raise ValueError("malformed cursor")
+    return {k: {"S": str(v)} for k, v in plain.items()}
+
+
+TRANSACTION_ATTEMPTS = 6
+
+
+def transact_write(client: Any, items: list[dict[str, Any]]) -> None:
+    """TransactWriteItems, tried again when it lost a race with another transaction on the same
+    item (``TransactionConflict``: hot items such as a batch's counters or an account's credits
+    are written by many calls at once, and the SDK does not retry a cancelled transaction).
+    A cancellation for any other reason (a failed condition) is raised at once."""
+    for attempt in range(TRANSACTION_ATTEMPTS):
+        try:
+            client.transact_write_items(TransactItems=items)
+            return
+        except Exception as exc:
+            reasons = transaction_cancel_reasons(exc)
+            conflict = "TransactionConflict" in reasons and "ConditionalCheckFailed" not in reasons
+            if not conflict or attempt == TRANSACTION_ATTEMPTS - 1:
+                raise
+            time.sleep(random.uniform(0, 0.02 * 2**attempt))  # full jitter backoff

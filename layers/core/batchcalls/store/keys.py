@@ -21,6 +21,14 @@ CREDITS = "CREDITS"
 SLOTS = "SLOTS"
 
 
+def ledger_sk(at_iso: str, ref: str) -> str:
+    return f"LEDGER#{at_iso}#{ref}"
+
+
+LEDGER_PREFIX = "LEDGER#"
+PACE = "PACE"
+
+
 def number_sk(e164: str) -> str:
     return f"NUMBER#{e164}"
 
@@ -48,3 +56,11 @@ def due_shard(batch_id: str) -> str:
 
 def all_due_shards() -> list[str]:
     return [f"DUE#{n}" for n in range(DUE_SHARDS)]
+
+
+def account_key_sk(key_hash: str) -> str:
+    """The account's own record of one of its API keys (listing and revoking by account)."""
+    return f"APIKEY#{key_hash}"
+
+
+ACCOUNT_KEY_PREFIX = "APIKEY#"

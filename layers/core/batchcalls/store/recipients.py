@@ -14,9 +14,9 @@ repeated or reordered provider callbacks:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
 from batchcalls.domain.recipient_status import (
     TERMINAL,
@@ -31,16 +31,24 @@ from batchcalls.store.dynamo import (
     is_condition_failure,
     query_all,
     serialize,
+    transact_write,
     transaction_cancel_reasons,
     values,
 )
 from batchcalls.store.mapping import recipient_from_item
 
 
+class PendingRef(NamedTuple):
+    sk: str
+    phone_number: str
+    next_attempt_at: str | None
+
+
 class Claim(Enum):
     CLAIMED = "claimed"
     NOT_PENDING = "not_pending"  # another delivery dealt with it (or it is final)
     BATCH_NOT_RUNNING = "batch_not_running"  # cancelled, paused or re-run since it was read
+    INSUFFICIENT_CREDITS = "insufficient_credits"  # the balance does not cover the dial fee
 
 
 FINAL_STATUSES = [s for s in RecipientStatus if s in TERMINAL]
@@ -81,21 +89,21 @@ class RecipientStore:
         ):
             yield recipient_from_item(item)
 
-    def pending_keys(self, batch_id: str) -> Iterator[tuple[str, str]]:
-        """(sort key, phone number) of every pending recipient."""
+    def pending_keys(self, batch_id: str) -> Iterator[PendingRef]:
+        """Every pending recipient: its sort key, number and the time it waits for (if any)."""
         for item in query_all(
             self._db,
             TableName=self._table,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :r)",
             FilterExpression="#s = :pending",
-            ProjectionExpression="sk, phone_number",
+            ProjectionExpression="sk, phone_number, next_attempt_at",
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues=values(
                 pk=keys.batch_pk(batch_id), r="R#", pending=RecipientStatus.PENDING.value
             ),
             ConsistentRead=True,
         ):
-            yield str(item["sk"]), str(item["phone_number"])
+            yield PendingRef(str(item["sk"]), str(item["phone_number"]), item.get("next_attempt_at"))
 
     def reset_for_rerun(self, batch_id: str, sk: str, statuses: list[RecipientStatus], now: str) -> bool:
         """A final recipient (with one of ``statuses``) back to pending for a new run."""
@@ -106,7 +114,7 @@ class RecipientStore:
             batch_id,
             sk,
             "SET #s = :pending, updated_at = :now REMOVE ticket, task_token, call_id, answered_at, "
-            "completed_at, duration_seconds, answered_by, error_message",
+            "completed_at, duration_seconds, answered_by, error_message, next_attempt_at",
             f"#s IN ({placeholders})",
             {":pending": RecipientStatus.PENDING.value, ":now": now, **allowed},
         )
@@ -157,14 +165,22 @@ class RecipientStore:
                 return out, None
             kwargs["ExclusiveStartKey"] = last
 
-    def defer(self, batch_id: str, sk: str, ticket: str, now: str) -> bool:
-        """Mark a pending recipient as dealt with in this pass without dialing it."""
+    def defer(
+        self, batch_id: str, sk: str, ticket: str, now: str, next_attempt_at: str | None = None
+    ) -> bool:
+        """Mark a pending recipient as dealt with in this pass without dialing it; with
+        ``next_attempt_at``, no pass dials it before then (its window opens, its redial is due)."""
+        vals = {":t": ticket, ":now": now, ":pending": RecipientStatus.PENDING.value}
+        expression = "SET ticket = :t, updated_at = :now"
+        if next_attempt_at:
+            expression += ", next_attempt_at = :next"
+            vals[":next"] = next_attempt_at
         return self._update(
             batch_id,
             sk,
-            "SET ticket = :t, updated_at = :now",
+            expression,
             "#s = :pending AND (attribute_not_exists(ticket) OR ticket <> :t)",
-            {":t": ticket, ":now": now, ":pending": RecipientStatus.PENDING.value},
+            vals,
         )
 
     def claim(
@@ -177,16 +193,22 @@ class RecipientStore:
         now: str,
         account_id: str,
         slot_holder: str,
+        fee_micros: int = 0,
+        fee_items: Sequence[dict[str, Any]] = (),
     ) -> Claim:
         """pending → calling for this pass, only while the batch is running this run.
 
         One transaction: the batch check makes "no dial starts after a cancel or pause" hold
         even for a dialer that read the batch a moment before it changed. The pass's ticket then
         names this attempt (one claim per pass): callbacks and later writes are conditioned on it.
+        ``fee_items`` (the conditional dial-fee debit and its ledger entry) ride in the same
+        transaction, so a fee is taken exactly when a claim wins — a replayed delivery pays
+        nothing, and no claim wins without its fee.
         """
         try:
-            self._db.transact_write_items(
-                TransactItems=[
+            transact_write(
+                self._db,
+                [
                     {
                         "ConditionCheck": {
                             "TableName": self._table,
@@ -203,7 +225,7 @@ class RecipientStore:
                             "UpdateExpression": (
                                 "SET #s = :calling, ticket = :t, task_token = :tok, attempted_at = :now, "
                                 "account_id = :acct, slot_holder = :holder, "
-                                "updated_at = :now ADD attempts :one REMOVE call_id, answered_at, "
+                                "updated_at = :now ADD attempts :one, cost_micros :fee REMOVE call_id, answered_at, next_attempt_at, "
                                 "completed_at, duration_seconds, answered_by, error_message"
                             ),
                             "ConditionExpression": (
@@ -219,17 +241,21 @@ class RecipientStore:
                                 one=1,
                                 acct=account_id,
                                 holder=slot_holder,
+                                fee=fee_micros,
                             ),
                         }
                     },
-                ]
+                    *fee_items,
+                ],
             )
         except Exception as exc:
             reasons = transaction_cancel_reasons(exc)
             if reasons and reasons[0] == "ConditionalCheckFailed":
                 return Claim.BATCH_NOT_RUNNING
-            if "ConditionalCheckFailed" in reasons:
+            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
                 return Claim.NOT_PENDING
+            if "ConditionalCheckFailed" in reasons[2:]:
+                return Claim.INSUFFICIENT_CREDITS
             raise
         return Claim.CLAIMED
 
@@ -296,8 +322,13 @@ class RecipientStore:
         status: RecipientStatus,
         fields: dict[str, Any],
         now: str,
+        charge_micros: int = 0,
+        charge_items: Sequence[dict[str, Any]] = (),
+        attempt: dict[str, Any] | None = None,
     ) -> bool:
-        """The final transition of an attempt, once; adds to the batch counter in one transaction."""
+        """The final transition of an attempt, once; adds to the batch counter in one transaction,
+        with the call's charge (``charge_items``: the debit and its ledger entry) when it has one —
+        so a call is billed exactly once however often its final status arrives."""
         placeholders, before = _in_list("b", _IN_CALL)
         return self._final(
             batch_id,
@@ -307,7 +338,64 @@ class RecipientStore:
             now,
             condition=f"ticket = :a AND #s IN ({placeholders})",
             condition_values={":a": ticket, **before},
+            cost_micros=charge_micros,
+            extra_items=charge_items,
+            attempt=attempt,
         )
+
+    def retry_later(
+        self,
+        batch_id: str,
+        sk: str,
+        ticket: str,
+        attempt: dict[str, Any],
+        next_attempt_at: str,
+        now: str,
+        charge_micros: int = 0,
+        charge_items: Sequence[dict[str, Any]] = (),
+    ) -> bool:
+        """End the attempt ``ticket`` without a final status: the recipient is pending again
+        until ``next_attempt_at`` (a redial), the attempt is kept in its history, and no batch
+        counter moves (counters count final outcomes only)."""
+        placeholders, before = _in_list("b", _IN_CALL)
+        vals: dict[str, Any] = {
+            ":pending": RecipientStatus.PENDING.value,
+            ":next": next_attempt_at,
+            ":now": now,
+            ":attempt": [attempt],
+            ":none": [],
+            ":a": ticket,
+            ":cost": charge_micros,
+            **before,
+        }
+        try:
+            transact_write(
+                self._db,
+                [
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": self._key(batch_id, sk),
+                            "UpdateExpression": (
+                                "SET #s = :pending, next_attempt_at = :next, updated_at = :now, "
+                                "attempt_history = list_append(if_not_exists(attempt_history, :none), :attempt) "
+                                "ADD cost_micros :cost REMOVE task_token, slot_holder, call_id, answered_at, "
+                                "completed_at, duration_seconds, answered_by, error_message"
+                            ),
+                            "ConditionExpression": f"ticket = :a AND #s IN ({placeholders})",
+                            "ExpressionAttributeNames": {"#s": "status"},
+                            "ExpressionAttributeValues": serialize(vals),
+                        }
+                    },
+                    *charge_items,
+                ],
+            )
+        except Exception as exc:
+            reasons = transaction_cancel_reasons(exc)
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                return False
+            raise
+        return True
 
     def skip(self, batch_id: str, sk: str, reason: str, now: str) -> bool:
         """pending → skipped (cancelled batch, suppressed number), with its counter."""
@@ -331,17 +419,28 @@ class RecipientStore:
         *,
         condition: str,
         condition_values: dict[str, Any],
+        cost_micros: int = 0,
+        extra_items: Sequence[dict[str, Any]] = (),
+        attempt: dict[str, Any] | None = None,
     ) -> bool:
         assert status in TERMINAL
         sets, vals, names = self._sets({**fields, "updated_at": now})
+        add_cost = " ADD cost_micros :cost" if cost_micros else ""
+        if cost_micros:
+            vals[":cost"] = cost_micros
+        if attempt is not None:
+            sets += ", attempt_history = list_append(if_not_exists(attempt_history, :none), :attempt)"
+            vals[":none"] = []
+            vals[":attempt"] = [attempt]
         try:
-            self._db.transact_write_items(
-                TransactItems=[
+            transact_write(
+                self._db,
+                [
                     {
                         "Update": {
                             "TableName": self._table,
                             "Key": self._key(batch_id, sk),
-                            "UpdateExpression": "SET #s = :new" + sets,
+                            "UpdateExpression": "SET #s = :new" + sets + add_cost,
                             "ConditionExpression": condition,
                             "ExpressionAttributeNames": {"#s": "status", **names},
                             "ExpressionAttributeValues": serialize(
@@ -359,7 +458,8 @@ class RecipientStore:
                             "ExpressionAttributeValues": values(now=now, one=1),
                         }
                     },
-                ]
+                    *extra_items,
+                ],
             )
         except Exception as exc:
             reasons = transaction_cancel_reasons(exc)

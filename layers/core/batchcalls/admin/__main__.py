@@ -1,0 +1,5 @@
+import sys
+
+from batchcalls.admin.cli import main
+
+sys.exit(main())

@@ -1,0 +1,104 @@
+"""The account as its owner sees it (balance, limits, caller IDs, ledger) and top-ups."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import uuid
+from typing import Any
+
+from batchcalls.domain.billing import INSUFFICIENT_CREDITS, dollars, estimate
+from batchcalls.domain.errors import InvalidRequest, NotFound
+from batchcalls.domain.lifecycle import BatchStatus
+from batchcalls.models.domain import LedgerEntry
+from batchcalls.services.context import Context
+from batchcalls.services.lifecycle import resume
+
+logger = logging.getLogger(__name__)
+
+
+def account_view(ctx: Context, account_id: str) -> dict[str, Any]:
+    account = ctx.accounts.get_account(account_id)
+    if account is None:
+        raise NotFound("Account not found")
+    balance = ctx.credits.balance(account_id)
+    return {
+        "account": {
+            "id": account.id,
+            "name": account.name,
+            "timezone": account.timezone or ctx.settings.default_timezone,
+            "balance_micros": balance,
+            "balance": dollars(balance),
+            "dial_fee_micros": ctx.settings.dial_fee_micros,
+            "per_minute_rate_micros": account.per_minute_rate_micros,
+            "max_concurrency": account.max_concurrency,
+            "calls_per_second": account.calls_per_second,
+            "resume_after_top_up": account.resume_after_top_up,
+            "caller_ids": [n.model_dump() for n in ctx.accounts.caller_numbers(account_id)],
+        }
+    }
+
+
+def cost_estimate(ctx: Context, account_id: str, recipients: int) -> dict[str, Any]:
+    """Dial fees for calling every recipient once, against the balance now."""
+    return dataclasses.asdict(
+        estimate(recipients, ctx.credits.balance(account_id), ctx.settings.dial_fee_micros)
+    )
+
+
+def ledger_page(ctx: Context, account_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
+    try:
+        entries, next_cursor = ctx.credits.ledger_page(account_id, limit=limit, cursor=cursor)
+    except ValueError as exc:
+        raise InvalidRequest(
+            "cursor is not one this API gave out", [{"field": "cursor", "message": str(exc)}]
+        ) from exc
+    return {
+        "entries": [e.model_dump(exclude={"account_id"}) for e in entries],
+        "next_cursor": next_cursor,
+    }
+
+
+def add_credits(
+    ctx: Context, account_id: str, amount_micros: int, *, ref: str | None = None, note: str | None = None
+) -> dict[str, Any]:
+    """Add (or, negative, take back) credits with a ledger entry. An account that asked for it
+    has its batches paused for insufficient credits resumed."""
+    if amount_micros == 0:
+        raise InvalidRequest("amount must not be zero", [{"field": "amount", "message": "must not be zero"}])
+    if ctx.accounts.get_account(account_id) is None:
+        raise NotFound("Account not found")
+    ctx.credits.credit(
+        LedgerEntry(
+            account_id=account_id,
+            at=ctx.now_iso(),
+            ref=f"top_up:{ref or uuid.uuid4().hex}",
+            kind="top_up" if amount_micros > 0 else "adjustment",
+            amount_micros=amount_micros,
+            note=note,
+        )
+    )
+    resumed = resume_after_top_up(ctx, account_id) if amount_micros > 0 else []
+    return {"balance_micros": ctx.credits.balance(account_id), "resumed": resumed}
+
+
+def resume_after_top_up(ctx: Context, account_id: str) -> list[str]:
+    account = ctx.accounts.get_account(account_id)
+    if account is None or not account.resume_after_top_up:
+        return []
+    resumed: list[str] = []
+    cursor: str | None = None
+    while True:
+        page, cursor = ctx.batches.page_for_owner(
+            account_id, status=BatchStatus.PAUSED.value, limit=100, cursor=cursor
+        )
+        for batch in page:
+            if batch.paused_reason != INSUFFICIENT_CREDITS:
+                continue
+            try:
+                resume(ctx, account_id, batch.id)
+                resumed.append(batch.id)
+            except Exception:
+                logger.exception("could not resume batch %s after a top-up", batch.id)
+        if not cursor:
+            return resumed

@@ -1,0 +1,270 @@
+"""Recurring series: a parent (``recurring``) holds the recipients template and the rule;
+each run is a child batch cloned from it at an anchored occurrence.
+
+* The first run is spawned at create. When a run ends (completed, cancelled or failed) the
+  parent becomes due and the scheduler's tick spawns the next run at the first occurrence at
+  or after now (missed occurrences are skipped, never bunched; ``domain/recurrence.py``).
+* A spawn is idempotent: the child's id (and its recipients' ids) derive from the parent and
+  the occurrence index, its META is written with ``attribute_not_exists``, and the parent's
+  ``recurrence_last_index`` moves only from the value the spawner read. Two ticks at once, or
+  a tick retried after a crash, make one child.
+* ``pause_series`` stops spawning (running runs go on), ``resume_series`` starts it again,
+  ``cancel`` on the parent cancels it and every run that has not ended.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from batchcalls.domain import recurrence as rules
+from batchcalls.domain.clock import iso, parse_iso
+from batchcalls.domain.errors import Conflict, InvalidRequest
+from batchcalls.domain.lifecycle import FINAL, BatchAction, BatchStatus, next_status
+from batchcalls.models.domain import Batch, Recipient
+from batchcalls.services.access import get_owned_batch
+from batchcalls.services.context import Context
+from batchcalls.services.runs import continue_run
+
+B = BatchStatus
+A = BatchAction
+
+# While a run is still going the parent looks again this often (the run's end also makes it
+# due at once, this is only the safety net).
+RECHECK = timedelta(minutes=1)
+ACTIVE_RUN = (B.DRAFT, B.SCHEDULED, B.RUNNING, B.PAUSED)
+
+
+def recurrence_of(batch: Batch) -> rules.Recurrence | None:
+    return rules.recurrence_from_fields(
+        batch.recurrence_type,
+        batch.recurrence_interval,
+        batch.recurrence_max_runs,
+        batch.recurrence_end_date,
+    )
+
+
+def is_series_parent(batch: Batch) -> bool:
+    return batch.recurrence_type != "none" and batch.parent_batch_id is None
+
+
+def child_id(parent_id: str, index: int) -> str:
+    return str(uuid.uuid5(uuid.UUID(parent_id), f"run-{index}"))
+
+
+def spawn_next(ctx: Context, parent: Batch) -> Batch | None:
+    """Spawn the parent's next run if it is time; returns the new run, or None.
+
+    Called at create (the first run) and by the tick when the parent is due."""
+    rule = recurrence_of(parent)
+    if rule is None or parent.status is not B.RECURRING or parent.recurrence_anchor_at is None:
+        return None
+    now = ctx.clock()
+    if parent.recurrence_last_index >= 0:
+        last = ctx.batches.get(child_id(parent.id, parent.recurrence_last_index))
+        if last is not None and last.status in ACTIVE_RUN:
+            _due(ctx, parent, iso(now + RECHECK))  # one run at a time: look again later
+            return None
+    anchor = parse_iso(parent.recurrence_anchor_at)
+    if parent.recurrence_last_index < 0:
+        upcoming: rules.NextRun | None = rules.NextRun(index=0, at=anchor)
+        if parent.recurrence_end_date and anchor > parse_iso(parent.recurrence_end_date):
+            upcoming = None
+    else:
+        upcoming = rules.next_run(
+            rule,
+            anchor,
+            parent.timezone,
+            last_index=parent.recurrence_last_index,
+            runs_done=parent.recurrence_run_count,
+            now=now,
+        )
+    if upcoming is None:
+        _complete(ctx, parent)
+        return None
+    child = _create_child(ctx, parent, upcoming.index, upcoming.at)
+    advanced = ctx.batches.update_status(
+        parent.id,
+        from_statuses=[B.RECURRING],
+        to_status=B.RECURRING,
+        # Due again in a minute: the safety net should the run's end not make it due.
+        set_fields={
+            "recurrence_last_index": upcoming.index,
+            "updated_at": ctx.now_iso(),
+            "due_at": iso(max(now, upcoming.at) + RECHECK),
+        },
+        add_fields={"recurrence_run_count": 1},
+        expect={"recurrence_last_index": parent.recurrence_last_index},
+    )
+    if advanced is None:
+        return None  # another spawner got there first (it made the same child)
+    if child.status is B.RUNNING:
+        continue_run(ctx, child)
+    return ctx.batches.get(child.id) or child
+
+
+def _create_child(ctx: Context, parent: Batch, index: int, at: Any) -> Batch:
+    run_id = child_id(parent.id, index)
+    existing = ctx.batches.get(run_id)
+    if existing is not None:
+        return existing
+    now = ctx.clock()
+    now_iso = iso(now)
+    starts_now = at <= now
+    fields = parent.model_dump(
+        exclude={
+            "id",
+            "status",
+            "paused_reason",
+            "failure_reason",
+            "completed_count",
+            "failed_count",
+            "skipped_count",
+            "created_at",
+            "updated_at",
+            "started_at",
+            "completed_at",
+            "cancelled_at",
+            "recurrence_run_count",
+            "recurrence_anchor_at",
+            "recurrence_last_index",
+            "run_number",
+            "pass_number",
+            "due_at",
+            "scheduled_at",
+            "send_now",
+            "parent_batch_id",
+            "occurrence_number",
+            "duplicates_dropped",
+        }
+    )
+    child = Batch(
+        **fields,
+        id=run_id,
+        status=B.RUNNING if starts_now else B.SCHEDULED,
+        parent_batch_id=parent.id,
+        occurrence_number=index + 1,
+        send_now=starts_now,
+        scheduled_at=None if starts_now else iso(at),
+        created_at=now_iso,
+        updated_at=now_iso,
+        started_at=now_iso if starts_now else None,
+        run_number=1 if starts_now else 0,
+        due_at=None if starts_now else iso(at),
+    )
+    recipients = [
+        Recipient(
+            **template.model_dump(
+                include={"seq", "phone_number", "name", "sort_order", "variables", "timezone"}
+                & set(Recipient.model_fields)
+            ),
+            batch_id=run_id,
+            id=str(uuid.uuid5(uuid.UUID(run_id), template.id)),
+            updated_at=now_iso,
+        )
+        for template in ctx.recipients.in_batch(parent.id)
+    ]
+    try:
+        ctx.batches.create(child, recipients)
+    except Exception as exc:
+        if "ConditionalCheckFailed" not in str(exc):
+            raise
+        return ctx.batches.get(run_id) or child  # made by a concurrent spawner
+    return child
+
+
+def _due(ctx: Context, parent: Batch, at: str) -> None:
+    ctx.batches.update_status(
+        parent.id, from_statuses=[parent.status], to_status=parent.status, set_fields={"due_at": at}
+    )
+
+
+def _complete(ctx: Context, parent: Batch) -> None:
+    now_iso = ctx.now_iso()
+    ctx.batches.update_status(
+        parent.id,
+        from_statuses=[B.RECURRING],
+        to_status=next_status(parent.status, A.COMPLETE),
+        set_fields={"completed_at": now_iso, "updated_at": now_iso},
+        remove_fields=["due_at"],
+    )
+
+
+def run_ended(ctx: Context, run: Batch) -> None:
+    """A run reached a final status: its parent (if still spawning) is due now."""
+    if not run.parent_batch_id:
+        return
+    parent = ctx.batches.get(run.parent_batch_id)
+    if parent is not None and parent.status is B.RECURRING:
+        _due(ctx, parent, ctx.now_iso())
+
+
+def pause_series(ctx: Context, account_id: str, batch_id: str) -> dict[str, Any]:
+    parent = _owned_parent(ctx, account_id, batch_id)
+    target = next_status(parent.status, A.PAUSE_SERIES, is_series_parent=True)
+    if (
+        ctx.batches.update_status(
+            parent.id,
+            from_statuses=[parent.status],
+            to_status=target,
+            set_fields={"paused_reason": "manual", "updated_at": ctx.now_iso()},
+            remove_fields=["due_at"],
+        )
+        is None
+    ):
+        raise Conflict("The series changed while this request ran; please retry")
+    return {"success": True, "message": "Series paused: no new runs start; a run in progress continues"}
+
+
+def resume_series(ctx: Context, account_id: str, batch_id: str) -> dict[str, Any]:
+    parent = _owned_parent(ctx, account_id, batch_id)
+    target = next_status(parent.status, A.RESUME_SERIES, is_series_parent=True)
+    resumed = ctx.batches.update_status(
+        parent.id,
+        from_statuses=[parent.status],
+        to_status=target,
+        set_fields={"due_at": ctx.now_iso(), "updated_at": ctx.now_iso()},
+        remove_fields=["paused_reason"],
+    )
+    if resumed is None:
+        raise Conflict("The series changed while this request ran; please retry")
+    spawn_next(ctx, resumed)
+    return {"success": True, "message": "Series resumed"}
+
+
+def cancel_series(ctx: Context, account_id: str, parent: Batch) -> dict[str, Any]:
+    # Imported here: lifecycle's cancel routes a parent to this module.
+    from batchcalls.services.lifecycle import cancel
+
+    target = next_status(parent.status, A.CANCEL, is_series_parent=True)
+    now_iso = ctx.now_iso()
+    if (
+        ctx.batches.update_status(
+            parent.id,
+            from_statuses=[parent.status],
+            to_status=target,
+            set_fields={"cancelled_at": now_iso, "updated_at": now_iso},
+            remove_fields=["due_at", "paused_reason"],
+        )
+        is None
+    ):
+        raise Conflict("The series changed while this request ran; please retry")
+    cancelled_children = 0
+    for run in ctx.batches.runs_of(parent.id):
+        if run.status in FINAL:
+            continue
+        try:
+            cancel(ctx, account_id, run.id)
+            cancelled_children += 1
+        except Conflict:
+            pass  # it ended meanwhile
+    return {"success": True, "message": "Series cancelled", "cancelled_children": cancelled_children}
+
+
+def _owned_parent(ctx: Context, account_id: str, batch_id: str) -> Batch:
+    batch = get_owned_batch(ctx, account_id, batch_id)
+    if not is_series_parent(batch):
+        message = "is not a recurring series (a batch with recurrence_type other than none)"
+        raise InvalidRequest(f"batch_id {message}", [{"field": "batch_id", "message": message}])
+    return batch

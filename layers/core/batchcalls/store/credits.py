@@ -1,0 +1,128 @@
+"""Credits: the account's balance (a hot item of its own) and its ledger.
+
+Every balance change is one transaction with its ledger entry, so the ledger always sums to
+the balance. The dial fee is a conditional debit (never below zero) that the recipient claim
+takes in the same transaction; call minutes are post-paid (the call already happened) and may
+leave a small negative balance, which the next dial fee then refuses.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from batchcalls.models.domain import LedgerEntry
+from batchcalls.store import keys
+from batchcalls.store.dynamo import (
+    decode_cursor,
+    deserialize,
+    encode_cursor,
+    serialize,
+    transact_write,
+    values,
+)
+
+
+class CreditStore:
+    def __init__(self, client: Any, table: str) -> None:
+        self._db = client
+        self._table = table
+
+    def _key(self, account_id: str) -> dict[str, Any]:
+        return serialize({"pk": keys.account_pk(account_id), "sk": keys.CREDITS})
+
+    def balance(self, account_id: str) -> int:
+        resp = self._db.get_item(TableName=self._table, Key=self._key(account_id), ConsistentRead=True)
+        item = resp.get("Item")
+        return int(deserialize(item).get("balance_micros", 0)) if item else 0
+
+    def debit_items(self, entry: LedgerEntry, *, never_below_zero: bool) -> list[dict[str, Any]]:
+        """Transaction items that take ``-entry.amount_micros`` from the balance with its entry.
+
+        ``never_below_zero`` makes the debit conditional (the dial fee); the transaction is then
+        cancelled at this item when the balance does not cover it."""
+        amount = -entry.amount_micros
+        assert amount >= 0
+        update: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": self._key(entry.account_id),
+        }
+        if never_below_zero:
+            update |= {
+                "UpdateExpression": "SET balance_micros = balance_micros - :amt, updated_at = :now",
+                "ConditionExpression": "balance_micros >= :amt",
+                "ExpressionAttributeValues": values(amt=amount, now=entry.at),
+            }
+        else:
+            update |= {
+                "UpdateExpression": "SET updated_at = :now ADD balance_micros :neg",
+                "ExpressionAttributeValues": values(neg=-amount, now=entry.at),
+            }
+        return [{"Update": update}, self._ledger_put(entry)]
+
+    def credit(self, entry: LedgerEntry) -> None:
+        """Add credits (a top-up or an adjustment, either sign) with its ledger entry; a second
+        call with the same entry (same time and ref) changes nothing."""
+        transact_write(
+            self._db,
+            [
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": self._key(entry.account_id),
+                        "UpdateExpression": "SET updated_at = :now ADD balance_micros :amt",
+                        "ExpressionAttributeValues": values(amt=entry.amount_micros, now=entry.at),
+                    }
+                },
+                self._ledger_put(entry),
+            ],
+        )
+
+    def _ledger_put(self, entry: LedgerEntry) -> dict[str, Any]:
+        item = {
+            "pk": keys.account_pk(entry.account_id),
+            "sk": keys.ledger_sk(entry.at, entry.ref),
+            **entry.model_dump(exclude={"account_id"}),
+        }
+        return {
+            "Put": {
+                "TableName": self._table,
+                "Item": serialize(item),
+                "ConditionExpression": "attribute_not_exists(sk)",
+            }
+        }
+
+    def ledger_page(
+        self, account_id: str, *, limit: int, cursor: str | None = None
+    ) -> tuple[list[LedgerEntry], str | None]:
+        """Newest first; the cursor is opaque to clients."""
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :l)",
+            "ExpressionAttributeValues": values(pk=keys.account_pk(account_id), l=keys.LEDGER_PREFIX),
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if cursor:
+            sk = decode_cursor(cursor, ("sk",))["sk"]["S"]
+            if not sk.startswith(keys.LEDGER_PREFIX):
+                raise ValueError("malformed cursor")
+            # Only the sort key comes from the client: a cursor can never reach another account.
+            kwargs["ExclusiveStartKey"] = serialize({"pk": keys.account_pk(account_id), "sk": sk})
+        resp = self._db.query(**kwargs)
+        entries = [
+            LedgerEntry(
+                account_id=account_id, **{k: v for k, v in deserialize(i).items() if k not in ("pk", "sk")}
+            )
+            for i in resp.get("Items", [])
+        ]
+        last = resp.get("LastEvaluatedKey")
+        return entries, (encode_cursor(last, ("sk",)) if last else None)
+
+    def ledger_all(self, account_id: str) -> list[LedgerEntry]:
+        out: list[LedgerEntry] = []
+        cursor: str | None = None
+        while True:
+            page, cursor = self.ledger_page(account_id, limit=500, cursor=cursor)
+            out.extend(page)
+            if not cursor:
+                return out

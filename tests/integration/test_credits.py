@@ -1,0 +1,209 @@
+"""Credits, the ledger and call pacing in the dialer (real DynamoDB semantics from moto)."""
+
+from __future__ import annotations
+
+import itertools
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from batchcalls.config import get_settings
+from batchcalls.domain.billing import INSUFFICIENT_CREDITS
+from batchcalls.domain.clock import parse_iso
+from batchcalls.domain.lifecycle import BatchStatus
+from batchcalls.domain.recipient_status import RecipientStatus
+from batchcalls.models.domain import Account, Batch, CallerNumber, Recipient
+from batchcalls.models.messages import DialMessage
+from batchcalls.services import account as account_service
+from batchcalls.services.call_status import apply_call_status
+from batchcalls.services.callbacks import status_callback_url
+from batchcalls.services.context import Context
+from batchcalls.services.dial import dial
+from tests.helpers import AUTH_TOKEN, FakeProvider, SfnSpy, sign
+
+BASE = "https://api.example.test/v1"
+FEE = 5_000
+RATE = 20_000  # $0.02 per started minute
+CALLER = "+16045557777"
+
+
+@pytest.fixture
+def ctx(quiet_stack: object) -> Context:
+    context = Context(settings=get_settings().model_copy(update={"public_base_url": BASE}))
+    context._provider = FakeProvider(AUTH_TOKEN)
+    context.__dict__["sfn"] = SfnSpy(context.sfn)
+    return context
+
+
+def new_account(ctx: Context, balance: int, *, cps: float = 1000, resume_after_top_up: bool = False) -> str:
+    account_id = f"acct-{uuid.uuid4().hex[:8]}"
+    ctx.accounts.put_account(
+        Account(
+            id=account_id,
+            max_concurrency=200,
+            per_minute_rate_micros=RATE,
+            calls_per_second=cps,
+            resume_after_top_up=resume_after_top_up,
+        )
+    )
+    ctx.accounts.put_caller_number(account_id, CallerNumber(phone_number=CALLER, agent_id="a"))
+    if balance:
+        account_service.add_credits(ctx, account_id, balance, ref="opening")
+    return account_id
+
+
+def make_batch(ctx: Context, account_id: str, n: int) -> Batch:
+    now = ctx.now_iso()
+    batch = Batch(
+        id=str(uuid.uuid4()),
+        user_id=account_id,
+        name="credits",
+        caller_id=CALLER,
+        status=BatchStatus.RUNNING,
+        total_recipients=n,
+        created_at=now,
+        updated_at=now,
+        run_number=1,
+        pass_number=1,
+    )
+    recipients = [
+        Recipient(
+            batch_id=batch.id, seq=i + 1, id=str(uuid.uuid4()), phone_number=f"+1415555{i:04d}", sort_order=i
+        )
+        for i in range(n)
+    ]
+    ctx.batches.create(batch, recipients)
+    return batch
+
+
+def message(batch: Batch, seq: int) -> DialMessage:
+    return DialMessage(batch_id=batch.id, run=1, pass_number=1, rk=f"R#{seq:07d}", task_token=f"tok-{seq}")
+
+
+def ledger_sum(ctx: Context, account_id: str) -> int:
+    return sum(e.amount_micros for e in ctx.credits.ledger_all(account_id))
+
+
+def test_fifty_concurrent_dial_fees_against_ten_fees_of_credit(ctx: Context) -> None:
+    account_id = new_account(ctx, balance=10 * FEE)
+    batch = make_batch(ctx, account_id, 50)
+    with ThreadPoolExecutor(16) as pool:
+        outcomes = list(pool.map(lambda seq: dial(ctx, message(batch, seq)), range(1, 51)))
+
+    assert outcomes.count("dialed") == 10
+    assert len(ctx.provider.placed) == 10  # type: ignore[attr-defined]
+    assert ctx.credits.balance(account_id) == 0
+    fees = [e for e in ctx.credits.ledger_all(account_id) if e.kind == "dial_fee"]
+    assert len(fees) == 10 and all(e.amount_micros == -FEE for e in fees)
+    assert ledger_sum(ctx, account_id) == ctx.credits.balance(account_id)
+    paused = ctx.batches.get(batch.id)
+    assert paused is not None and paused.status is BatchStatus.PAUSED
+    assert paused.paused_reason == INSUFFICIENT_CREDITS
+    recipients = list(ctx.recipients.in_batch(batch.id))
+    assert sum(r.status is RecipientStatus.CALLING for r in recipients) == 10
+    assert sum(r.status is RecipientStatus.PENDING for r in recipients) == 40  # nothing skipped
+
+    # Replays of every message charge nothing and dial nothing.
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda seq: dial(ctx, message(batch, seq)), range(1, 51)))
+    assert len(ctx.provider.placed) == 10  # type: ignore[attr-defined]
+    assert ctx.credits.balance(account_id) == 0
+    assert len(ctx.credits.ledger_all(account_id)) == 11  # the opening top-up and ten fees
+
+
+def callback(ctx: Context, batch: Batch, seq: int, status: str, **extra: str) -> str:
+    rk = f"R#{seq:07d}"
+    query = {"batch_id": batch.id, "rk": rk, "ticket": "1:1"}
+    form = {"CallSid": f"CA-{batch.id[:8]}-{seq}", "CallStatus": status, **extra}
+    url = status_callback_url(BASE, batch.id, rk, "1:1")
+    return apply_call_status(ctx, BASE, query, form, sign(url, form))
+
+
+def test_call_minutes_are_charged_once_per_started_minute(ctx: Context) -> None:
+    account_id = new_account(ctx, balance=1_000_000)
+    batch = make_batch(ctx, account_id, 2)
+    assert dial(ctx, message(batch, 1)) == "dialed"
+    assert dial(ctx, message(batch, 2)) == "dialed"
+    assert callback(ctx, batch, 1, "completed", CallDuration="61") == "finished"
+    assert callback(ctx, batch, 1, "completed", CallDuration="61") == "stale"  # a replay
+    assert callback(ctx, batch, 2, "no-answer", CallDuration="0") == "finished"
+
+    minutes = [e for e in ctx.credits.ledger_all(account_id) if e.kind == "call_minutes"]
+    assert [(e.amount_micros, e.recipient_id, e.note) for e in minutes] == [(-2 * RATE, "R#0000001", "2 min")]
+    assert ctx.credits.balance(account_id) == 1_000_000 - 2 * FEE - 2 * RATE
+    assert ledger_sum(ctx, account_id) == ctx.credits.balance(account_id)
+    first, second = ctx.recipients.get(batch.id, "R#0000001"), ctx.recipients.get(batch.id, "R#0000002")
+    assert first is not None and first.cost_micros == FEE + 2 * RATE
+    assert second is not None and second.cost_micros == FEE
+
+
+def test_a_top_up_resumes_batches_paused_for_credits_when_the_account_asks(ctx: Context) -> None:
+    account_id = new_account(ctx, balance=FEE, resume_after_top_up=True)
+    batch = make_batch(ctx, account_id, 3)
+    assert dial(ctx, message(batch, 1)) == "dialed"
+    assert dial(ctx, message(batch, 2)) == "deferred"
+    paused = ctx.batches.get(batch.id)
+    assert paused is not None and paused.paused_reason == INSUFFICIENT_CREDITS
+
+    result = account_service.add_credits(ctx, account_id, 10 * FEE, ref="card-1")
+    assert result["resumed"] == [batch.id]
+    assert result["balance_micros"] == 10 * FEE
+    resumed = ctx.batches.get(batch.id)
+    assert resumed is not None and resumed.status is BatchStatus.RUNNING and resumed.paused_reason is None
+
+
+def test_a_top_up_leaves_the_batch_paused_by_default(ctx: Context) -> None:
+    account_id = new_account(ctx, balance=0)
+    batch = make_batch(ctx, account_id, 1)
+    assert dial(ctx, message(batch, 1)) == "deferred"
+    assert account_service.add_credits(ctx, account_id, FEE)["resumed"] == []
+    still = ctx.batches.get(batch.id)
+    assert still is not None and still.status is BatchStatus.PAUSED
+
+
+def test_the_ledger_pages_newest_first(ctx: Context) -> None:
+    account_id = new_account(ctx, balance=0)
+    for n in range(5):
+        account_service.add_credits(ctx, account_id, 1000 + n, ref=f"r{n}")
+    first = account_service.ledger_page(ctx, account_id, 3, None)
+    rest = account_service.ledger_page(ctx, account_id, 3, first["next_cursor"])
+    amounts = [e["amount_micros"] for e in first["entries"] + rest["entries"]]
+    assert amounts == [1004, 1003, 1002, 1001, 1000]
+    assert rest["next_cursor"] is None
+
+
+def test_call_starts_never_exceed_the_accounts_calls_per_second(ctx: Context) -> None:
+    account_id = new_account(ctx, balance=1_000_000, cps=4)
+    batch = make_batch(ctx, account_id, 8)
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(lambda seq: dial(ctx, message(batch, seq)), range(1, 9)))
+    assert outcomes.count("dialed") == 8
+    starts = sorted(
+        parse_iso(r.attempted_at).timestamp() for r in ctx.recipients.in_batch(batch.id) if r.attempted_at
+    )
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert len(starts) == 8
+    assert min(gaps) >= 0.25 - 0.001  # 4 per second; attempted_at has millisecond resolution
+    # At most 4 starts in any one-second window.
+    assert max(sum(1 for t in starts if s <= t < s + 1) for s in starts) <= 4
+    # …and each call was placed at or after the start it was given.
+    placed = ctx.provider.placed_at  # type: ignore[attr-defined]
+    assert len(placed) == 8 and min(placed) >= starts[0] - 0.001
+
+
+def test_a_dial_that_would_wait_too_long_for_pacing_comes_back_later(ctx: Context) -> None:
+    from batchcalls.services.dial import PacingBusy
+
+    account_id = new_account(ctx, balance=1_000_000, cps=0.1)  # one start per 10 s
+    batch = make_batch(ctx, account_id, 2)
+    assert dial(ctx, message(batch, 1)) == "dialed"
+    started = time.monotonic()
+    with pytest.raises(PacingBusy):
+        dial(ctx, message(batch, 2))
+    assert time.monotonic() - started < 1.5  # it did not sleep out the 10 s
+    second = ctx.recipients.get(batch.id, "R#0000002")
+    assert second is not None and second.status is RecipientStatus.PENDING
+    assert ctx.slots.holders(account_id) is not None
+    assert len(ctx.slots.holders(account_id) or {}) == 1  # only the first call's slot is held

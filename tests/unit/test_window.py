@@ -107,3 +107,11 @@ def test_next_open_when_the_start_falls_in_the_spring_gap() -> None:
 
 def test_never_open_without_days() -> None:
     assert next_open(CallWindow(days=[]), datetime(2026, 1, 1, tzinfo=UTC), "UTC") is None
+
+
+def test_a_window_in_the_repeated_fall_back_hour_reopens_the_same_night() -> None:
+    # 2026-11-01 in New York: 01:00-01:59 happens twice (EDT, then EST). From 01:45 EDT the
+    # Sunday 01:00-01:30 window opens again at 01:00 EST (06:00 UTC), not a week later.
+    window = CallWindow(start="01:00", end="01:30", days=[0])
+    after_first = datetime(2026, 11, 1, 5, 45, tzinfo=UTC)  # 01:45 EDT
+    assert next_open(window, after_first, "America/New_York") == datetime(2026, 11, 1, 6, 0, tzinfo=UTC)

@@ -8,7 +8,7 @@ belongs to the day it starts on (Fri 22:00–02:00 includes Saturday 01:00 but n
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
@@ -43,35 +43,15 @@ def is_open(window: CallWindow, moment_utc: datetime, timezone: str) -> bool:
 
 def next_open(window: CallWindow, moment_utc: datetime, timezone: str) -> datetime | None:
     """The first moment at or after ``moment_utc`` when the window is open (UTC), or None
-    if it never opens (no days). Windows open at their start time on one of their days, so
-    the candidates are those start times over the next eight local days; a start time that a
-    DST gap skips opens at the first wall-clock minute after the gap."""
-    if is_open(window, moment_utc, timezone):
-        return moment_utc
+    if it does not open within 15 days (no days).
+
+    One zone is the simplest case of a recipient's several zones, so this asks
+    ``recipient_window.next_open_everywhere``: it tries every opening edge — each start time
+    on each allowed local day, both readings of a repeated (fall-back) hour, the minute clocks
+    jump over a start time in a spring-forward gap — against ``is_open``."""
+    # Imported here: recipient_window builds on this module.
+    from batchcalls.domain.recipient_window import next_open_everywhere
+
     if not window.days:
         return None
-    zone = ZoneInfo(timezone)
-    local = moment_utc.astimezone(zone)
-    start = minutes(window.start)
-    for offset in range(8):
-        day = (local + timedelta(days=offset)).date()
-        if sunday_based_weekday(datetime(day.year, day.month, day.day)) not in window.days:
-            continue
-        wall = datetime(day.year, day.month, day.day, start // 60, start % 60, tzinfo=zone)
-        candidate = wall.astimezone(UTC)
-        if candidate.astimezone(zone).replace(tzinfo=None) != wall.replace(tzinfo=None):
-            # The start time does not exist that day (spring forward): the window opens the
-            # minute the clocks jump, between the two readings of the missing wall time.
-            candidate = _first_open_minute(
-                window, wall.replace(fold=1).astimezone(UTC), wall.replace(fold=0).astimezone(UTC), timezone
-            )
-        if candidate > moment_utc and is_open(window, candidate, timezone):
-            return candidate
-    return None
-
-
-def _first_open_minute(window: CallWindow, earliest: datetime, latest: datetime, timezone: str) -> datetime:
-    probe = earliest
-    while probe < latest and not is_open(window, probe, timezone):
-        probe += timedelta(minutes=1)
-    return probe
+    return next_open_everywhere(window, moment_utc, [timezone])

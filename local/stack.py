@@ -41,7 +41,7 @@ class StackOptions:
     demo_calls_per_second: float = 1.0
     # moto's in-memory AWS served over HTTP too (same backends as the in-process mock), for
     # batchcalls-admin and the AWS CLI: a port, 0 = any free one, None = off.
-    aws_port: int | None = None  # TEMP-AB
+    aws_port: int | None = 0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> StackOptions:

@@ -100,7 +100,12 @@ def build_app() -> APIGatewayRestResolver:
     @app.get(
         "/batch-calls/csv-template",
         summary="The CSV template for recipient lists (name, first_name, last_name, phone_number, …)",
-        responses={200: {"description": "A CSV file with the header and an example row"}},
+        responses={
+            200: {
+                "description": "A CSV file with the header and an example row",
+                "content": {"text/csv": {"schema": {"type": "string"}}},
+            }
+        },
         tags=["Batch calls"],
     )
     def csv_template() -> Response[str]:

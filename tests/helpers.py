@@ -6,6 +6,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any, TypeVar
 
 from twilio.request_validator import RequestValidator
@@ -45,6 +46,16 @@ class FakeProvider:
 
     def validate_signature(self, url: str, params: Mapping[str, str], signature: str) -> bool:
         return bool(self._validator.validate(url, dict(params), signature))
+
+
+class Clock:
+    """A clock a test sets by hand (``clock.now = …``), for ``Context(clock=…)``."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
 
 
 def sign(url: str, params: Mapping[str, str], auth_token: str = AUTH_TOKEN) -> str:

@@ -18,18 +18,10 @@ from batchcalls.services.runs import pass_in_progress
 from batchcalls.services.tick import tick
 from local.seed import DEMO_ACCOUNT_ID
 from local.stack import OfflineStack
-from tests.helpers import FakeProvider
+from tests.helpers import Clock, FakeProvider
 
 # Monday 2026-11-23 20:00 in New York (01:00 UTC on Tuesday).
 MONDAY_EVENING = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

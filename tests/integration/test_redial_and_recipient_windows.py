@@ -24,7 +24,7 @@ from batchcalls.services.plan import plan_pass
 from batchcalls.services.settle import next_pass_at
 from local.seed import DEMO_ACCOUNT_ID
 from local.stack import OfflineStack
-from tests.helpers import AUTH_TOKEN, FakeProvider, sign
+from tests.helpers import AUTH_TOKEN, Clock, FakeProvider, sign
 
 BASE = "https://api.example.test/v1"
 # Tuesday 2026-11-24 15:00 UTC: 10:00 in New York, 07:00 in Los Angeles, 15:00 in London.
@@ -32,14 +32,6 @@ TUESDAY = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
 NEW_YORK = "+12125550100"
 LOS_ANGELES = "+13105550100"
 LONDON = "+442071838750"
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

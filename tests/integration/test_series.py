@@ -22,18 +22,10 @@ from batchcalls.services.lifecycle import cancel
 from batchcalls.services.tick import handle_due
 from local.seed import DEMO_ACCOUNT_ID
 from local.stack import OfflineStack
-from tests.helpers import FakeProvider
+from tests.helpers import Clock, FakeProvider
 
 START = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 ANCHOR = START + timedelta(hours=1)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, get_args
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from batchcalls.api.errors import from_error_list
 from batchcalls.domain.errors import InvalidRequest
@@ -103,7 +103,7 @@ def _resume_series(ctx: Context, account_id: str, request: ResumeSeriesRequest) 
     return series.resume_series(ctx, account_id, request.batch_id)
 
 
-HANDLERS: dict[type, Handler] = {
+HANDLERS: dict[type[BaseModel], Handler] = {
     CreateBatchRequest: _create,
     PreviewBatchRequest: _preview,
     GetBatchRequest: _get,
@@ -120,21 +120,7 @@ HANDLERS: dict[type, Handler] = {
 
 
 # Validation errors of a discriminated union are located under the tag: drop it.
-ACTION_NAMES = (
-    "body",
-    "create",
-    "preview",
-    "get",
-    "list",
-    "list_runs",
-    "update",
-    "start",
-    "cancel",
-    "pause",
-    "resume",
-    "pause_series",
-    "resume_series",
-)
+ACTION_NAMES = ("body", *(get_args(model.model_fields["action"].annotation)[0] for model in HANDLERS))
 
 
 def parse_action(body: Any) -> Any:

@@ -10,7 +10,7 @@ from typing import Any
 from batchcalls.domain.billing import INSUFFICIENT_CREDITS, dollars, estimate
 from batchcalls.domain.errors import InvalidRequest, NotFound
 from batchcalls.domain.lifecycle import BatchStatus
-from batchcalls.models.domain import LedgerEntry
+from batchcalls.models.domain import Account, LedgerEntry
 from batchcalls.services.context import Context
 from batchcalls.services.lifecycle import resume
 
@@ -66,7 +66,8 @@ def add_credits(
     has its batches paused for insufficient credits resumed."""
     if amount_micros == 0:
         raise InvalidRequest("amount must not be zero", [{"field": "amount", "message": "must not be zero"}])
-    if ctx.accounts.get_account(account_id) is None:
+    account = ctx.accounts.get_account(account_id)
+    if account is None:
         raise NotFound("Account not found")
     ctx.credits.credit(
         LedgerEntry(
@@ -78,14 +79,14 @@ def add_credits(
             note=note,
         )
     )
-    resumed = resume_after_top_up(ctx, account_id) if amount_micros > 0 else []
+    resumed = resume_after_top_up(ctx, account) if amount_micros > 0 else []
     return {"balance_micros": ctx.credits.balance(account_id), "resumed": resumed}
 
 
-def resume_after_top_up(ctx: Context, account_id: str) -> list[str]:
-    account = ctx.accounts.get_account(account_id)
-    if account is None or not account.resume_after_top_up:
+def resume_after_top_up(ctx: Context, account: Account) -> list[str]:
+    if not account.resume_after_top_up:
         return []
+    account_id = account.id
     resumed: list[str] = []
     cursor: str | None = None
     while True:

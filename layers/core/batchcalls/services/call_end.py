@@ -41,8 +41,7 @@ def end_attempt(
         "cost_micros": amount + (ctx.settings.dial_fee_micros if recipient.attempted_at else 0),
     }
     attempt = {k: v for k, v in attempt.items() if v is not None}
-    batch = ctx.batches.get(recipient.batch_id)
-    policy = batch.retry_policy if batch else None
+    policy = ctx.retry_policy(recipient.batch_id)
     if policy is not None and retry.should_retry(policy, status.value, recipient.attempts):
         redial = retry.next_attempt_at(policy, ctx.clock())
         return ctx.recipients.retry_later(
@@ -90,4 +89,4 @@ def _minutes_charge(
         note=f"{started_minutes(duration)} min",
     )
     # Minutes are post-paid: the call happened, so this debit is not conditional.
-    return amount, ctx.credits.debit_items(entry, never_below_zero=False)
+    return amount, ctx.credits.change_items(entry)

@@ -11,6 +11,7 @@ from typing import Any
 from batchcalls import aws
 from batchcalls.config import Settings, get_settings
 from batchcalls.domain.clock import Clock, iso, system_clock
+from batchcalls.domain.retry import RetryPolicy
 from batchcalls.models.domain import Account
 from batchcalls.store.accounts import AccountStore
 from batchcalls.store.batches import BatchStore
@@ -32,6 +33,7 @@ class Context:
     _provider: TelephonyProvider | None = field(default=None, repr=False)
     _caller_checks: dict[tuple[str, str], tuple[bool, float]] = field(default_factory=dict, repr=False)
     _profiles: dict[str, tuple[Account, float]] = field(default_factory=dict, repr=False)
+    _retry_policies: dict[str, RetryPolicy | None] = field(default_factory=dict, repr=False)
 
     @cached_property
     def db(self) -> Any:
@@ -86,6 +88,17 @@ class Context:
         self._profiles[account_id] = (account, now)
         return account
 
+    def retry_policy(self, batch_id: str) -> RetryPolicy | None:
+        """The batch's redial policy, read once per container: it is fixed from the batch's
+        first dial on (``update`` does not take it, and only drafts are updated), and every
+        final status of the batch needs it."""
+        if batch_id not in self._retry_policies:
+            if len(self._retry_policies) >= RETRY_POLICY_CACHE_SIZE:
+                self._retry_policies.clear()
+            batch = self.batches.get(batch_id, consistent=False)
+            self._retry_policies[batch_id] = batch.retry_policy if batch else None
+        return self._retry_policies[batch_id]
+
     def account_max_concurrency(self, account_id: str) -> int:
         return self.account(account_id).max_concurrency
 
@@ -117,6 +130,7 @@ class Context:
 
 
 CALLER_CHECK_SECONDS = 30.0
+RETRY_POLICY_CACHE_SIZE = 4096
 
 _context: Context | None = None
 

@@ -61,13 +61,7 @@ def dial(ctx: Context, message: DialMessage) -> str:
 
     if batch.status is BatchStatus.RUNNING and not ctx.caller_id_active(batch.user_id, batch.caller_id):
         reason = f"The caller ID {batch.caller_id} is no longer an active number of this account"
-        ctx.batches.update_status(
-            batch_id,
-            from_statuses=[BatchStatus.RUNNING],
-            to_status=BatchStatus.FAILED,
-            set_fields={"failure_reason": reason, "updated_at": now_iso},
-            remove_fields=["due_at"],
-        )
+        _mark_failed(ctx, batch_id, reason, now_iso)
         return dial(ctx, message)  # decide again from the failed batch: defer
 
     def defer(until: datetime | None = None) -> str:
@@ -149,7 +143,7 @@ def dial(ctx: Context, message: DialMessage) -> str:
         batch.user_id,
         holder,
         fee_micros=fee,
-        fee_items=ctx.credits.debit_items(fee_entry, never_below_zero=True) if fee else (),
+        fee_items=ctx.credits.change_items(fee_entry, never_below_zero=True) if fee else (),
     )
     if claim is not Claim.CLAIMED:
         ctx.slots.release(batch.user_id, holder)
@@ -257,6 +251,10 @@ def _fail_batch(ctx: Context, batch_id: str, ticket: str, rk: str, reason: str, 
     """No call of this batch can be placed: it fails with the reason; the recipient goes back to
     pending so a re-run (after the cause is fixed) continues where this one stopped."""
     ctx.recipients.release_claim(batch_id, rk, ticket, now_iso)
+    _mark_failed(ctx, batch_id, reason, now_iso)
+
+
+def _mark_failed(ctx: Context, batch_id: str, reason: str, now_iso: str) -> None:
     ctx.batches.update_status(
         batch_id,
         from_statuses=[BatchStatus.RUNNING, BatchStatus.PAUSED],

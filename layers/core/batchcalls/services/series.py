@@ -15,7 +15,7 @@ each run is a child batch cloned from it at an anchored occurrence.
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from batchcalls.domain import recurrence as rules
@@ -67,10 +67,9 @@ def spawn_next(ctx: Context, parent: Batch) -> Batch | None:
             _due(ctx, parent, iso(now + RECHECK))  # one run at a time: look again later
             return None
     anchor = parse_iso(parent.recurrence_anchor_at)
+    upcoming: rules.NextRun | None
     if parent.recurrence_last_index < 0:
-        upcoming: rules.NextRun | None = rules.NextRun(index=0, at=anchor)
-        if parent.recurrence_end_date and anchor > parse_iso(parent.recurrence_end_date):
-            upcoming = None
+        upcoming = None if rules.has_ended(rule, 0, anchor) else rules.NextRun(index=0, at=anchor)
     else:
         upcoming = rules.next_run(
             rule,
@@ -104,11 +103,8 @@ def spawn_next(ctx: Context, parent: Batch) -> Batch | None:
     return ctx.batches.get(child.id) or child
 
 
-def _create_child(ctx: Context, parent: Batch, index: int, at: Any) -> Batch:
+def _create_child(ctx: Context, parent: Batch, index: int, at: datetime) -> Batch:
     run_id = child_id(parent.id, index)
-    existing = ctx.batches.get(run_id)
-    if existing is not None:
-        return existing
     now = ctx.clock()
     now_iso = iso(now)
     starts_now = at <= now
@@ -165,12 +161,10 @@ def _create_child(ctx: Context, parent: Batch, index: int, at: Any) -> Batch:
         )
         for template in ctx.recipients.in_batch(parent.id)
     ]
-    try:
-        ctx.batches.create(child, recipients)
-    except Exception as exc:
-        if "ConditionalCheckFailed" not in str(exc):
-            raise
-        return ctx.batches.get(run_id) or child  # made by a concurrent spawner
+    if not ctx.batches.create(child, recipients):
+        # Made before: by a concurrent spawner, or by this one before a crash. Same id, same
+        # recipients (their ids derive from it), so the one that exists is the run.
+        return ctx.batches.get(run_id) or child
     return child
 
 

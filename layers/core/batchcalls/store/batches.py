@@ -35,14 +35,21 @@ class BatchStore:
         self._db = client
         self._table = table
 
-    def create(self, batch: Batch, recipients: Iterable[Recipient]) -> None:
-        """Write the recipients, then the META item: a batch exists once its META does."""
+    def create(self, batch: Batch, recipients: Iterable[Recipient]) -> bool:
+        """Write the recipients, then the META item: a batch exists once its META does.
+        False when a batch with this id already exists (its META is left as it was)."""
         self.put_recipients(recipients)
-        self._db.put_item(
-            TableName=self._table,
-            Item=serialize(batch_to_item(batch)),
-            ConditionExpression="attribute_not_exists(pk)",
-        )
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item=serialize(batch_to_item(batch)),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except Exception as exc:
+            if is_condition_failure(exc):
+                return False
+            raise
+        return True
 
     def put_recipients(self, recipients: Iterable[Recipient]) -> None:
         chunk: list[dict[str, Any]] = []

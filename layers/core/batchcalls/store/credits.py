@@ -35,47 +35,30 @@ class CreditStore:
         item = resp.get("Item")
         return int(deserialize(item).get("balance_micros", 0)) if item else 0
 
-    def debit_items(self, entry: LedgerEntry, *, never_below_zero: bool) -> list[dict[str, Any]]:
-        """Transaction items that take ``-entry.amount_micros`` from the balance with its entry.
+    def change_items(self, entry: LedgerEntry, *, never_below_zero: bool = False) -> list[dict[str, Any]]:
+        """Transaction items that change the balance by ``entry.amount_micros`` (signed) and
+        write its ledger entry.
 
-        ``never_below_zero`` makes the debit conditional (the dial fee); the transaction is then
+        ``never_below_zero`` makes a debit conditional (the dial fee): the transaction is then
         cancelled at this item when the balance does not cover it."""
-        amount = -entry.amount_micros
-        assert amount >= 0
-        update: dict[str, Any] = {
-            "TableName": self._table,
-            "Key": self._key(entry.account_id),
-        }
+        update: dict[str, Any] = {"TableName": self._table, "Key": self._key(entry.account_id)}
         if never_below_zero:
+            assert entry.amount_micros <= 0
             update |= {
                 "UpdateExpression": "SET balance_micros = balance_micros - :amt, updated_at = :now",
                 "ConditionExpression": "balance_micros >= :amt",
-                "ExpressionAttributeValues": values(amt=amount, now=entry.at),
+                "ExpressionAttributeValues": values(amt=-entry.amount_micros, now=entry.at),
             }
         else:
             update |= {
-                "UpdateExpression": "SET updated_at = :now ADD balance_micros :neg",
-                "ExpressionAttributeValues": values(neg=-amount, now=entry.at),
+                "UpdateExpression": "SET updated_at = :now ADD balance_micros :amt",
+                "ExpressionAttributeValues": values(amt=entry.amount_micros, now=entry.at),
             }
         return [{"Update": update}, self._ledger_put(entry)]
 
     def credit(self, entry: LedgerEntry) -> None:
-        """Add credits (a top-up or an adjustment, either sign) with its ledger entry; a second
-        call with the same entry (same time and ref) changes nothing."""
-        transact_write(
-            self._db,
-            [
-                {
-                    "Update": {
-                        "TableName": self._table,
-                        "Key": self._key(entry.account_id),
-                        "UpdateExpression": "SET updated_at = :now ADD balance_micros :amt",
-                        "ExpressionAttributeValues": values(amt=entry.amount_micros, now=entry.at),
-                    }
-                },
-                self._ledger_put(entry),
-            ],
-        )
+        """Add credits (a top-up or an adjustment, either sign) with its ledger entry."""
+        transact_write(self._db, self.change_items(entry))
 
     def _ledger_put(self, entry: LedgerEntry) -> dict[str, Any]:
         item = {

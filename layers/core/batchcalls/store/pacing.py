@@ -50,8 +50,3 @@ class PaceStore:
                 if not is_condition_failure(exc):
                     raise
         return None  # heavy contention: come back later rather than spin
-
-    def next_free_ms(self, account_id: str) -> int | None:
-        key = serialize({"pk": keys.account_pk(account_id), "sk": keys.PACE})
-        item = self._db.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
-        return int(deserialize(item)["next_ms"]) if item else None

@@ -368,34 +368,26 @@ class RecipientStore:
             ":cost": charge_micros,
             **before,
         }
-        try:
-            transact_write(
-                self._db,
-                [
-                    {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": self._key(batch_id, sk),
-                            "UpdateExpression": (
-                                "SET #s = :pending, next_attempt_at = :next, updated_at = :now, "
-                                "attempt_history = list_append(if_not_exists(attempt_history, :none), :attempt) "
-                                "ADD cost_micros :cost REMOVE task_token, slot_holder, call_id, answered_at, "
-                                "completed_at, duration_seconds, answered_by, error_message"
-                            ),
-                            "ConditionExpression": f"ticket = :a AND #s IN ({placeholders})",
-                            "ExpressionAttributeNames": {"#s": "status"},
-                            "ExpressionAttributeValues": serialize(vals),
-                        }
-                    },
-                    *charge_items,
-                ],
-            )
-        except Exception as exc:
-            reasons = transaction_cancel_reasons(exc)
-            if reasons and reasons[0] == "ConditionalCheckFailed":
-                return False
-            raise
-        return True
+        return self._transact_if_first_holds(
+            [
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": self._key(batch_id, sk),
+                        "UpdateExpression": (
+                            "SET #s = :pending, next_attempt_at = :next, updated_at = :now, "
+                            "attempt_history = list_append(if_not_exists(attempt_history, :none), :attempt) "
+                            "ADD cost_micros :cost REMOVE task_token, slot_holder, call_id, answered_at, "
+                            "completed_at, duration_seconds, answered_by, error_message"
+                        ),
+                        "ConditionExpression": f"ticket = :a AND #s IN ({placeholders})",
+                        "ExpressionAttributeNames": {"#s": "status"},
+                        "ExpressionAttributeValues": serialize(vals),
+                    }
+                },
+                *charge_items,
+            ]
+        )
 
     def skip(self, batch_id: str, sk: str, reason: str, now: str) -> bool:
         """pending → skipped (cancelled batch, suppressed number), with its counter."""
@@ -432,35 +424,39 @@ class RecipientStore:
             sets += ", attempt_history = list_append(if_not_exists(attempt_history, :none), :attempt)"
             vals[":none"] = []
             vals[":attempt"] = [attempt]
+        return self._transact_if_first_holds(
+            [
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": self._key(batch_id, sk),
+                        "UpdateExpression": "SET #s = :new" + sets + add_cost,
+                        "ConditionExpression": condition,
+                        "ExpressionAttributeNames": {"#s": "status", **names},
+                        "ExpressionAttributeValues": serialize(
+                            {":new": status.value, **vals, **condition_values}
+                        ),
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": serialize({"pk": keys.batch_pk(batch_id), "sk": keys.BATCH_META}),
+                        "UpdateExpression": "SET updated_at = :now ADD #c :one",
+                        "ConditionExpression": "attribute_exists(pk)",
+                        "ExpressionAttributeNames": {"#c": counter_field(status)},
+                        "ExpressionAttributeValues": values(now=now, one=1),
+                    }
+                },
+                *extra_items,
+            ]
+        )
+
+    def _transact_if_first_holds(self, items: list[dict[str, Any]]) -> bool:
+        """Run the transaction; False when its first item's condition does not hold (the
+        transition already happened, or may not happen now); any other failure raises."""
         try:
-            transact_write(
-                self._db,
-                [
-                    {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": self._key(batch_id, sk),
-                            "UpdateExpression": "SET #s = :new" + sets + add_cost,
-                            "ConditionExpression": condition,
-                            "ExpressionAttributeNames": {"#s": "status", **names},
-                            "ExpressionAttributeValues": serialize(
-                                {":new": status.value, **vals, **condition_values}
-                            ),
-                        }
-                    },
-                    {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": serialize({"pk": keys.batch_pk(batch_id), "sk": keys.BATCH_META}),
-                            "UpdateExpression": "SET updated_at = :now ADD #c :one",
-                            "ConditionExpression": "attribute_exists(pk)",
-                            "ExpressionAttributeNames": {"#c": counter_field(status)},
-                            "ExpressionAttributeValues": values(now=now, one=1),
-                        }
-                    },
-                    *extra_items,
-                ],
-            )
+            transact_write(self._db, items)
         except Exception as exc:
             reasons = transaction_cancel_reasons(exc)
             if reasons and reasons[0] == "ConditionalCheckFailed":

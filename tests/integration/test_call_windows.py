@@ -83,3 +83,20 @@ def test_a_manual_pause_outranks_the_window(ctx: Context, clock: Clock) -> None:
     tick(ctx)
     batch = ctx.batches.get(batch_id)
     assert batch is not None and batch.status is BatchStatus.PAUSED and batch.paused_reason == "manual"
+
+
+def test_a_running_batch_whose_first_pass_never_started_is_started_by_the_tick(
+    ctx: Context, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import batchcalls.services.batches as batches_service
+
+    clock.now = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)  # Tuesday 10:00 in New York: open
+    monkeypatch.setattr(batches_service, "continue_run", lambda *_: False)  # the start is lost
+    batch_id = business_hours_batch(ctx)
+    lost = ctx.batches.get(batch_id)
+    assert lost is not None and lost.status is BatchStatus.RUNNING and lost.pass_number == 0
+    assert lost.due_at == iso(clock.now)
+    monkeypatch.undo()
+    tick(ctx)
+    started = ctx.batches.get(batch_id)
+    assert started is not None and started.pass_number == 1 and started.due_at is None

@@ -207,3 +207,45 @@ def test_a_dial_that_would_wait_too_long_for_pacing_comes_back_later(ctx: Contex
     assert second is not None and second.status is RecipientStatus.PENDING
     assert ctx.slots.holders(account_id) is not None
     assert len(ctx.slots.holders(account_id) or {}) == 1  # only the first call's slot is held
+
+
+def test_a_dial_the_provider_never_took_gives_its_fee_back(ctx: Context) -> None:
+    from batchcalls.telephony.port import ProviderUnavailable
+
+    account_id = new_account(ctx, balance=1_000_000)
+    batch = make_batch(ctx, account_id, 1)
+    ctx.provider.fail_with = ProviderUnavailable("503")  # type: ignore[attr-defined]
+    with pytest.raises(ProviderUnavailable):
+        dial(ctx, message(batch, 1))
+    waiting = ctx.recipients.get(batch.id, "R#0000001")
+    assert waiting is not None and waiting.status is RecipientStatus.PENDING and waiting.cost_micros == 0
+    assert ctx.credits.balance(account_id) == 1_000_000
+    assert sorted(e.kind for e in ctx.credits.ledger_all(account_id)) == ["dial_fee", "refund", "top_up"]
+
+    ctx.provider.fail_with = None  # type: ignore[attr-defined]
+    assert dial(ctx, message(batch, 1)) == "dialed"  # the redelivery pays its fee once
+    assert ctx.credits.balance(account_id) == 1_000_000 - FEE
+    assert ledger_sum(ctx, account_id) == ctx.credits.balance(account_id)
+
+
+def test_a_number_the_provider_rejects_fails_without_a_fee(ctx: Context) -> None:
+    from batchcalls.telephony.port import CallRejected
+
+    account_id = new_account(ctx, balance=1_000_000)
+    batch = make_batch(ctx, account_id, 1)
+    ctx.provider.fail_with = CallRejected("not a mobile number")  # type: ignore[attr-defined]
+    assert dial(ctx, message(batch, 1)) == "failed"
+    rejected = ctx.recipients.get(batch.id, "R#0000001")
+    assert rejected is not None and rejected.status is RecipientStatus.FAILED and rejected.cost_micros == 0
+    assert ctx.credits.balance(account_id) == 1_000_000
+    assert ledger_sum(ctx, account_id) == ctx.credits.balance(account_id)
+    assert ctx.slots.holders(account_id) == {}
+
+
+def test_a_retried_top_up_with_the_same_ref_is_applied_once(ctx: Context) -> None:
+    account_id = new_account(ctx, balance=0)
+    first = account_service.add_credits(ctx, account_id, 2_500_000, ref="invoice-42")
+    again = account_service.add_credits(ctx, account_id, 2_500_000, ref="invoice-42")
+    assert first["applied"] is True and again["applied"] is False
+    assert ctx.credits.balance(account_id) == 2_500_000
+    assert len(ctx.credits.ledger_all(account_id)) == 1

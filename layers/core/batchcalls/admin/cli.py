@@ -355,6 +355,8 @@ def cmd_add_credits(ctx: OperatorContext, args: argparse.Namespace, io: Output) 
             "balance_micros": result["balance_micros"],
             "balance": dollars(result["balance_micros"]),
             "resumed_batches": result["resumed"],
+            # False: a top-up with this --ref was applied before, so this one changed nothing.
+            "applied": result["applied"],
         }
     )
     return EXIT_OK

@@ -407,7 +407,7 @@ class LedgerEntryOut(BaseModel):
     model_config = ConfigDict(extra="forbid")
     at: str
     ref: str
-    kind: Literal["dial_fee", "call_minutes", "top_up", "adjustment"]
+    kind: Literal["dial_fee", "call_minutes", "refund", "top_up", "adjustment"]
     amount_micros: int = Field(description="signed: charges are negative")
     batch_id: str | None
     recipient_id: str | None

@@ -27,8 +27,8 @@ class LedgerEntry(BaseModel):
 
     account_id: str
     at: str
-    ref: str  # what caused it: "dial:{batch}:{rk}:{ticket}", "call:{call id}", "top_up:{id}"
-    kind: str  # dial_fee | call_minutes | top_up | adjustment
+    ref: str  # what caused it: "dial:{batch}:{rk}:{ticket}", "call:{call id}", "refund:dial:…", "top_up:{id}"
+    kind: str  # dial_fee | call_minutes | refund | top_up | adjustment
     amount_micros: int  # signed: charges are negative
     batch_id: str | None = None
     recipient_id: str | None = None

@@ -62,14 +62,15 @@ def ledger_page(ctx: Context, account_id: str, limit: int, cursor: str | None) -
 def add_credits(
     ctx: Context, account_id: str, amount_micros: int, *, ref: str | None = None, note: str | None = None
 ) -> dict[str, Any]:
-    """Add (or, negative, take back) credits with a ledger entry. An account that asked for it
-    has its batches paused for insufficient credits resumed."""
+    """Add (or, negative, take back) credits with a ledger entry, once per ``ref`` (a retry with
+    the same ref is not applied again: ``applied`` is False). An account that asked for it has
+    its batches paused for insufficient credits resumed."""
     if amount_micros == 0:
         raise InvalidRequest("amount must not be zero", [{"field": "amount", "message": "must not be zero"}])
     account = ctx.accounts.get_account(account_id)
     if account is None:
         raise NotFound("Account not found")
-    ctx.credits.credit(
+    applied = ctx.credits.credit(
         LedgerEntry(
             account_id=account_id,
             at=ctx.now_iso(),
@@ -79,8 +80,8 @@ def add_credits(
             note=note,
         )
     )
-    resumed = resume_after_top_up(ctx, account) if amount_micros > 0 else []
-    return {"balance_micros": ctx.credits.balance(account_id), "resumed": resumed}
+    resumed = resume_after_top_up(ctx, account) if amount_micros > 0 and applied else []
+    return {"balance_micros": ctx.credits.balance(account_id), "resumed": resumed, "applied": applied}
 
 
 def resume_after_top_up(ctx: Context, account: Account) -> list[str]:

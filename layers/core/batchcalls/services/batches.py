@@ -135,7 +135,9 @@ def create_batch(ctx: Context, account_id: str, request: CreateBatchRequest) -> 
         pass_number=0,
         # The scheduler starts a scheduled batch at its time, and re-checks a running one
         # in case the start below is lost (crash between the write and the start).
-        due_at=scheduled_at if status is BatchStatus.SCHEDULED else None,
+        due_at=scheduled_at
+        if status is BatchStatus.SCHEDULED
+        else (now_iso if status is BatchStatus.RUNNING else None),
         recurrence_type=request.recurrence_type,
         recurrence_interval=request.recurrence_interval,
         recurrence_end_date=end_date,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from batchcalls.domain import window
 from batchcalls.domain.billing import INSUFFICIENT_CREDITS
@@ -166,6 +167,17 @@ def dial(ctx: Context, message: DialMessage) -> str:
         # batch as it is now (it cannot be "running this run" any more, so this ends).
         return dial(ctx, message)
 
+    def give_back_claim() -> None:
+        """No call was placed: the recipient is pending again and its dial fee returned."""
+        ctx.recipients.release_claim(
+            batch_id,
+            rk,
+            ticket,
+            now_iso,
+            refund_micros=fee,
+            refund_items=_refund_items(ctx, fee_entry, now_iso),
+        )
+
     request = CallRequest(
         to=to,
         from_=batch.caller_id,
@@ -177,10 +189,13 @@ def dial(ctx: Context, message: DialMessage) -> str:
     try:
         placed = ctx.provider.place_call(request)
     except CallerIdRejected as exc:
-        _fail_batch(ctx, batch_id, ticket, rk, f"The caller ID {batch.caller_id} was refused: {exc}", now_iso)
+        give_back_claim()
+        _mark_failed(ctx, batch_id, f"The caller ID {batch.caller_id} was refused: {exc}", now_iso)
         ctx.slots.release(batch.user_id, holder)
         return answer("deferred")
     except CallRejected as exc:
+        # The provider refused this number before any call existed: a final failure, and no
+        # dial happened, so no dial fee.
         ctx.slots.release(batch.user_id, holder)
         ctx.recipients.finish(
             batch_id,
@@ -189,12 +204,14 @@ def dial(ctx: Context, message: DialMessage) -> str:
             RecipientStatus.FAILED,
             {"error_message": f"Call rejected: {exc}", "completed_at": now_iso},
             now_iso,
+            charge_micros=-fee,
+            charge_items=_refund_items(ctx, fee_entry, now_iso),
         )
         return answer("failed")
     except ProviderAuthError as exc:
-        _fail_batch(
-            ctx, batch_id, ticket, rk, f"The telephony provider refused our credentials: {exc}", now_iso
-        )
+        give_back_claim()
+        _mark_failed(ctx, batch_id, f"The telephony provider refused our credentials: {exc}", now_iso)
+        ctx.slots.release(batch.user_id, holder)
         return answer("deferred")
     except CallOutcomeUnknown:
         # The call may exist: keep the claim (no second dial). Its callbacks still find the
@@ -202,8 +219,9 @@ def dial(ctx: Context, message: DialMessage) -> str:
         logger.warning("outcome of dialing %s/%s unknown; not retried", batch_id, rk)
         return "unknown"
     except Exception:
-        # Transient: give the claim back so the redelivery (after the visibility timeout) dials.
-        ctx.recipients.release_claim(batch_id, rk, ticket, now_iso)
+        # Transient: give the claim back so the redelivery (after the visibility timeout) dials,
+        # and pays its fee again then.
+        give_back_claim()
         ctx.slots.release(batch.user_id, holder)
         raise
     ctx.recipients.set_call_id(batch_id, rk, ticket, placed.call_id)
@@ -247,14 +265,23 @@ def dial_record(ctx: Context, message: DialMessage) -> str:
         return "waiting_for_slot"
 
 
-def _fail_batch(ctx: Context, batch_id: str, ticket: str, rk: str, reason: str, now_iso: str) -> None:
-    """No call of this batch can be placed: it fails with the reason; the recipient goes back to
-    pending so a re-run (after the cause is fixed) continues where this one stopped."""
-    ctx.recipients.release_claim(batch_id, rk, ticket, now_iso)
-    _mark_failed(ctx, batch_id, reason, now_iso)
+def _refund_items(ctx: Context, fee: LedgerEntry, now_iso: str) -> list[dict[str, Any]]:
+    if not fee.amount_micros:
+        return []
+    refund = fee.model_copy(
+        update={
+            "at": now_iso,
+            "ref": f"refund:{fee.ref}",
+            "kind": "refund",
+            "amount_micros": -fee.amount_micros,
+        }
+    )
+    return ctx.credits.change_items(refund)
 
 
 def _mark_failed(ctx: Context, batch_id: str, reason: str, now_iso: str) -> None:
+    """No call of this batch can be placed: it fails with the reason (its recipients stay
+    pending, so a re-run after the cause is fixed continues where this one stopped)."""
     ctx.batches.update_status(
         batch_id,
         from_statuses=[BatchStatus.RUNNING, BatchStatus.PAUSED],

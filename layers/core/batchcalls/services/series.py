@@ -147,7 +147,8 @@ def _create_child(ctx: Context, parent: Batch, index: int, at: datetime) -> Batc
         updated_at=now_iso,
         started_at=now_iso if starts_now else None,
         run_number=1 if starts_now else 0,
-        due_at=None if starts_now else iso(at),
+        # Due now when it starts now: should the pass below not start, the tick starts it.
+        due_at=now_iso if starts_now else iso(at),
     )
     recipients = [
         Recipient(

@@ -18,6 +18,7 @@ from batchcalls.store.dynamo import (
     encode_cursor,
     serialize,
     transact_write,
+    transaction_cancel_reasons,
     values,
 )
 
@@ -56,9 +57,31 @@ class CreditStore:
             }
         return [{"Update": update}, self._ledger_put(entry)]
 
-    def credit(self, entry: LedgerEntry) -> None:
-        """Add credits (a top-up or an adjustment, either sign) with its ledger entry."""
-        transact_write(self._db, self.change_items(entry))
+    def credit(self, entry: LedgerEntry) -> bool:
+        """Add credits (a top-up or an adjustment, either sign) with its ledger entry, once per
+        ``entry.ref``: a marker item keyed by the ref makes a retried top-up (same ref, any
+        time) change nothing. Returns whether it was applied."""
+        marker = {
+            "Put": {
+                "TableName": self._table,
+                "Item": serialize(
+                    {
+                        "pk": keys.account_pk(entry.account_id),
+                        "sk": keys.credit_ref_sk(entry.ref),
+                        "at": entry.at,
+                    }
+                ),
+                "ConditionExpression": "attribute_not_exists(sk)",
+            }
+        }
+        try:
+            transact_write(self._db, [marker, *self.change_items(entry)])
+        except Exception as exc:
+            reasons = transaction_cancel_reasons(exc)
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                return False
+            raise
+        return True
 
     def _ledger_put(self, entry: LedgerEntry) -> dict[str, Any]:
         item = {

@@ -26,6 +26,13 @@ def ledger_sk(at_iso: str, ref: str) -> str:
 
 
 LEDGER_PREFIX = "LEDGER#"
+
+
+def credit_ref_sk(ref: str) -> str:
+    """Marks a credit (top-up) ref as applied, so a retried top-up is applied once."""
+    return f"CREDITREF#{ref}"
+
+
 PACE = "PACE"
 
 

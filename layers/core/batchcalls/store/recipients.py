@@ -259,20 +259,43 @@ class RecipientStore:
             raise
         return Claim.CLAIMED
 
-    def release_claim(self, batch_id: str, sk: str, ticket: str, now: str) -> bool:
-        """calling → pending after a transient provider failure, so a later delivery may dial."""
-        return self._update(
-            batch_id,
-            sk,
-            "SET #s = :pending, updated_at = :now ADD attempts :minus REMOVE ticket, task_token",
-            "#s = :calling AND ticket = :a",
-            {
-                ":pending": RecipientStatus.PENDING.value,
-                ":calling": RecipientStatus.CALLING.value,
-                ":now": now,
-                ":a": ticket,
-                ":minus": -1,
-            },
+    def release_claim(
+        self,
+        batch_id: str,
+        sk: str,
+        ticket: str,
+        now: str,
+        refund_micros: int = 0,
+        refund_items: Sequence[dict[str, Any]] = (),
+    ) -> bool:
+        """calling → pending when no call was placed (a transient provider failure, a batch
+        that cannot dial), so a later delivery or a re-run may dial. ``refund_items`` (the dial
+        fee given back, with its ledger entry) ride in the same transaction: the claim's fee
+        is returned exactly when the claim is."""
+        return self._transact_if_first_holds(
+            [
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": self._key(batch_id, sk),
+                        "UpdateExpression": (
+                            "SET #s = :pending, updated_at = :now ADD attempts :minus, cost_micros :refund "
+                            "REMOVE ticket, task_token"
+                        ),
+                        "ConditionExpression": "#s = :calling AND ticket = :a",
+                        "ExpressionAttributeNames": {"#s": "status"},
+                        "ExpressionAttributeValues": values(
+                            pending=RecipientStatus.PENDING.value,
+                            calling=RecipientStatus.CALLING.value,
+                            now=now,
+                            a=ticket,
+                            minus=-1,
+                            refund=-refund_micros,
+                        ),
+                    }
+                },
+                *refund_items,
+            ]
         )
 
     def set_call_id(self, batch_id: str, sk: str, ticket: str, call_id: str) -> bool:

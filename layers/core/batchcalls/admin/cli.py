@@ -18,17 +18,16 @@ import secrets
 import sys
 import uuid
 from collections.abc import Callable, Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, TextIO
 
 from batchcalls.admin import target as targets
 from batchcalls.admin.target import OperatorContext, TargetError
-from batchcalls.domain.billing import INSUFFICIENT_CREDITS, MICROS_PER_DOLLAR, dollars
+from batchcalls.domain.billing import MICROS_PER_DOLLAR, dollars
 from batchcalls.domain.csv_import import canonical_timezone
 from batchcalls.domain.errors import InvalidRequest, NotFound
-from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.domain.phone import InvalidPhoneNumber, to_e164
-from batchcalls.models.domain import Account, CallerNumber
+from batchcalls.models.domain import Account
 from batchcalls.services import account as account_service
 from batchcalls.services.auth import hash_api_key
 from batchcalls.store.accounts import ApiKeyRecord
@@ -104,10 +103,7 @@ def micros(text: str, *, allow_negative: bool) -> int:
     raw = text.strip()
     if not _AMOUNT.match(raw):
         raise argparse.ArgumentTypeError(f"'{text}' is not an amount in dollars (e.g. 25.00)")
-    try:
-        value = Decimal(raw) * MICROS_PER_DOLLAR
-    except InvalidOperation as exc:  # pragma: no cover - the pattern admits only decimals
-        raise argparse.ArgumentTypeError(f"'{text}' is not an amount in dollars") from exc
+    value = Decimal(raw) * MICROS_PER_DOLLAR  # the pattern admits only decimals
     if value != value.to_integral_value():
         raise argparse.ArgumentTypeError(
             f"'{text}' has more than 6 decimal places (amounts are whole micro-dollars)"
@@ -268,13 +264,10 @@ def cmd_show_account(ctx: OperatorContext, args: argparse.Namespace, io: Output)
 
 def cmd_issue_key(ctx: OperatorContext, args: argparse.Namespace, io: Output) -> int:
     _require_account(ctx, args.account)
-    for _ in range(3):  # a collision of 256 random bits does not happen; the write is conditional anyway
-        key = KEY_PREFIX + secrets.token_urlsafe(32)
-        digest = hash_api_key(key)
-        if ctx.accounts.put_api_key(digest, args.account, args.label or "", ctx.now_iso(), new=True):
-            break
-    else:  # pragma: no cover
-        raise Failure(EXIT_EXISTS, "could not store a new key; try again")
+    key = KEY_PREFIX + secrets.token_urlsafe(32)  # 256 random bits: a collision does not happen…
+    digest = hash_api_key(key)
+    if not ctx.accounts.put_api_key(digest, args.account, args.label or "", ctx.now_iso(), new=True):
+        raise Failure(EXIT_EXISTS, "could not store a new key; try again")  # …but the write is conditional
     io.line(key)
     io.note(
         f"API key for account {args.account} (hash {digest}). Store it now: it is shown only this "
@@ -304,9 +297,7 @@ def cmd_revoke_key(ctx: OperatorContext, args: argparse.Namespace, io: Output) -
 
 def cmd_add_number(ctx: OperatorContext, args: argparse.Namespace, io: Output) -> int:
     _require_account(ctx, args.account)
-    number = CallerNumber(phone_number=args.number, active=True, agent_id=args.agent)
-    existed = ctx.accounts.get_caller_number(args.account, args.number) is not None
-    ctx.accounts.put_caller_number(args.account, number)
+    number, existed = ctx.accounts.point_caller_number(args.account, args.number, args.agent)
     io.json({"account_id": args.account, **number.model_dump(), "replaced": existed})
     return EXIT_OK
 
@@ -333,7 +324,7 @@ def cmd_deactivate_number(ctx: OperatorContext, args: argparse.Namespace, io: Ou
 def cmd_add_credits(ctx: OperatorContext, args: argparse.Namespace, io: Output) -> int:
     account = _require_account(ctx, args.account)
     if args.amount > 0 and account.resume_after_top_up and not ctx.settings.state_machine_arn:
-        waiting = _batches_paused_for_credits(ctx, args.account)
+        waiting = sum(1 for _ in account_service.paused_for_credits(ctx, args.account))
         if waiting:
             raise Failure(
                 EXIT_BAD_INPUT,
@@ -360,18 +351,6 @@ def cmd_add_credits(ctx: OperatorContext, args: argparse.Namespace, io: Output) 
         }
     )
     return EXIT_OK
-
-
-def _batches_paused_for_credits(ctx: OperatorContext, account_id: str) -> int:
-    count = 0
-    cursor: str | None = None
-    while True:
-        page, cursor = ctx.batches.page_for_owner(
-            account_id, status=BatchStatus.PAUSED.value, limit=100, cursor=cursor
-        )
-        count += sum(1 for b in page if b.paused_reason == INSUFFICIENT_CREDITS)
-        if not cursor:
-            return count
 
 
 def cmd_ledger(ctx: OperatorContext, args: argparse.Namespace, io: Output) -> int:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from batchcalls.domain.billing import INSUFFICIENT_CREDITS, dollars, estimate
 from batchcalls.domain.errors import InvalidRequest, NotFound
 from batchcalls.domain.lifecycle import BatchStatus
-from batchcalls.models.domain import Account, LedgerEntry
+from batchcalls.models.domain import Account, Batch, LedgerEntry
 from batchcalls.services.context import Context
 from batchcalls.services.lifecycle import resume
 
@@ -84,23 +85,28 @@ def add_credits(
     return {"balance_micros": ctx.credits.balance(account_id), "resumed": resumed, "applied": applied}
 
 
-def resume_after_top_up(ctx: Context, account: Account) -> list[str]:
-    if not account.resume_after_top_up:
-        return []
-    account_id = account.id
-    resumed: list[str] = []
+def paused_for_credits(ctx: Context, account_id: str) -> Iterator[Batch]:
+    """The account's batches paused because a dial fee was refused."""
     cursor: str | None = None
     while True:
         page, cursor = ctx.batches.page_for_owner(
             account_id, status=BatchStatus.PAUSED.value, limit=100, cursor=cursor
         )
-        for batch in page:
-            if batch.paused_reason != INSUFFICIENT_CREDITS:
-                continue
-            try:
-                resume(ctx, account_id, batch.id)
-                resumed.append(batch.id)
-            except Exception:
-                logger.exception("could not resume batch %s after a top-up", batch.id)
+        yield from (batch for batch in page if batch.paused_reason == INSUFFICIENT_CREDITS)
         if not cursor:
-            return resumed
+            return
+
+
+def resume_after_top_up(ctx: Context, account: Account) -> list[str]:
+    # Resuming starts a pass: without the state machine (an operator tool that was not told
+    # it) a batch would be left running with nothing dialing it.
+    if not account.resume_after_top_up or not ctx.settings.state_machine_arn:
+        return []
+    resumed: list[str] = []
+    for batch in paused_for_credits(ctx, account.id):
+        try:
+            resume(ctx, account.id, batch.id)
+            resumed.append(batch.id)
+        except Exception:
+            logger.exception("could not resume batch %s after a top-up", batch.id)
+    return resumed

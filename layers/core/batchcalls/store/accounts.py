@@ -70,24 +70,15 @@ class AccountStore:
         item = self._get(keys.account_pk(account_id), keys.PROFILE)
         if not item:
             return None
-        fields = {k: v for k, v in item.items() if k in Account.model_fields and k != "id"}
-        return Account(id=account_id, **fields)
+        return _account(account_id, item)
 
     def get_caller_number(self, account_id: str, e164: str) -> CallerNumber | None:
         item = self._get(keys.account_pk(account_id), keys.number_sk(e164))
-        if not item:
-            return None
-        return CallerNumber(
-            phone_number=e164, active=bool(item.get("active", True)), agent_id=item.get("agent_id")
-        )
+        return _caller_number(e164, item) if item else None
 
     def caller_numbers(self, account_id: str) -> list[CallerNumber]:
         return [
-            CallerNumber(
-                phone_number=str(item["sk"]).removeprefix("NUMBER#"),
-                active=bool(item.get("active", True)),
-                agent_id=item.get("agent_id"),
-            )
+            _caller_number(str(item["sk"]).removeprefix("NUMBER#"), item)
             for item in query_all(
                 self._db,
                 TableName=self._table,
@@ -138,8 +129,6 @@ class AccountStore:
             clauses.append("SET " + ", ".join(f"{by_name[n]} = :v{i}" for i, n in enumerate(fields)))
         if remove:
             clauses.append("REMOVE " + ", ".join(by_name[n] for n in remove))
-        if not clauses:
-            return self.get_account(account_id)
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "Key": serialize({"pk": keys.account_pk(account_id), "sk": keys.PROFILE}),
@@ -158,10 +147,7 @@ class AccountStore:
             if not is_condition_failure(exc):
                 raise
             return None
-        item = deserialize(resp["Attributes"])
-        return Account(
-            id=account_id, **{k: v for k, v in item.items() if k in Account.model_fields and k != "id"}
-        )
+        return _account(account_id, deserialize(resp["Attributes"]))
 
     def put_api_key(
         self,
@@ -201,10 +187,6 @@ class AccountStore:
                 raise
             return False
         return True
-
-    def api_key(self, key_hash: str) -> ApiKeyRecord | None:
-        item = self._get(keys.api_key_pk(key_hash), "APIKEY", consistent=True)
-        return ApiKeyRecord.from_item(key_hash, item) if item else None
 
     def api_keys(self, account_id: str) -> list[ApiKeyRecord]:
         """The account's keys (issued since keys were recorded under the account)."""
@@ -246,7 +228,8 @@ class AccountStore:
                     {"pk": keys.account_pk(record.account_id), "sk": keys.account_key_sk(key_hash)}
                 ),
                 ConditionExpression="attribute_exists(pk)",
-                **update,
+                # The key's own revoked_at, so a retry after a failure here writes the same time.
+                **{**update, "ExpressionAttributeValues": values(t=True, at=record.revoked_at)},
             )
         except Exception as exc:
             if not is_condition_failure(exc):
@@ -266,6 +249,21 @@ class AccountStore:
             ),
         )
 
+    def point_caller_number(self, account_id: str, e164: str, agent_id: str) -> tuple[CallerNumber, bool]:
+        """Register a caller ID with its agent, or point an existing one at another agent (its
+        active flag is kept: a deactivated number stays off). Returns the number and whether it
+        existed before, from the one write."""
+        resp = self._db.update_item(
+            TableName=self._table,
+            Key=serialize({"pk": keys.account_pk(account_id), "sk": keys.number_sk(e164)}),
+            UpdateExpression="SET agent_id = :a, active = if_not_exists(active, :t)",
+            ExpressionAttributeValues=values(a=agent_id, t=True),
+            ReturnValues="ALL_OLD",
+        )
+        before = resp.get("Attributes")
+        active = bool(deserialize(before).get("active", True)) if before else True
+        return CallerNumber(phone_number=e164, active=active, agent_id=agent_id), before is not None
+
     def set_caller_number_active(self, account_id: str, e164: str, active: bool) -> CallerNumber | None:
         """Activate or deactivate an existing caller ID; None when the account has no such number."""
         try:
@@ -281,8 +279,7 @@ class AccountStore:
             if not is_condition_failure(exc):
                 raise
             return None
-        item = deserialize(resp["Attributes"])
-        return CallerNumber(phone_number=e164, active=bool(item.get("active")), agent_id=item.get("agent_id"))
+        return _caller_number(e164, deserialize(resp["Attributes"]))
 
     def put_credits(self, account_id: str, balance_micros: int) -> None:
         self._db.put_item(
@@ -295,3 +292,15 @@ class AccountStore:
                 }
             ),
         )
+
+
+def _account(account_id: str, item: dict[str, Any]) -> Account:
+    return Account(
+        id=account_id, **{k: v for k, v in item.items() if k in Account.model_fields and k != "id"}
+    )
+
+
+def _caller_number(e164: str, item: dict[str, Any]) -> CallerNumber:
+    return CallerNumber(
+        phone_number=e164, active=bool(item.get("active", True)), agent_id=item.get("agent_id")
+    )

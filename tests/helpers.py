@@ -58,6 +58,18 @@ class Clock:
         return self.now
 
 
+def free_throttles(ctx: Any, account_id: str) -> None:
+    """Forget the account's concurrency holders and pacing reservation, so a test that dials by
+    hand (with a clock of its own) starts from none, whatever earlier tests left."""
+    from batchcalls.store import keys
+    from batchcalls.store.dynamo import serialize
+
+    for sk in (keys.SLOTS, keys.PACE):
+        ctx.db.delete_item(
+            TableName=ctx.settings.table_name, Key=serialize({"pk": keys.account_pk(account_id), "sk": sk})
+        )
+
+
 def sign(url: str, params: Mapping[str, str], auth_token: str = AUTH_TOKEN) -> str:
     return str(RequestValidator(auth_token).compute_signature(url, dict(params)))
 

@@ -24,7 +24,7 @@ def test_download_the_template_fill_it_and_create_a_batch_from_it(
     assert 'filename="batch-calls-template.csv"' in resp.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(resp.text)))
     header = rows[0]
-    assert {"name", "first_name", "last_name", "phone_number", "timezone"} <= set(header)
+    assert {"name", "first_name", "last_name", "phone_number", "timezone", "company"} <= set(header)
 
     out = io.StringIO()
     writer = csv.writer(out)
@@ -32,8 +32,7 @@ def test_download_the_template_fill_it_and_create_a_batch_from_it(
     for n, name in enumerate(["Ada Lovelace", "Alan Turing, Jr."]):
         row = dict.fromkeys(header, "")
         row.update(name=name, phone_number=f"(415) 555-30{n}1", timezone="America/Los_Angeles")
-        if "company" in header:
-            row["company"] = "Analytical Engines"
+        row["company"] = "Analytical Engines"
         writer.writerow([row[h] for h in header])
     created = client.action(
         "create", name="From CSV", caller_id="+16045551234", recipients_csv=out.getvalue()
@@ -49,8 +48,7 @@ def test_download_the_template_fill_it_and_create_a_batch_from_it(
     assert [r["phone_number"] for r in recipients] == ["+14155553001", "+14155553011"]
     assert [r["name"] for r in recipients] == ["Ada Lovelace", "Alan Turing, Jr."]
     assert recipients[0]["timezone"] == "America/Los_Angeles"
-    if "company" in header:
-        assert recipients[1]["variables"] == {"company": "Analytical Engines"}
+    assert recipients[1]["variables"] == {"company": "Analytical Engines"}
     assert all(r["status"] == "completed" for r in recipients)
 
 

@@ -4,6 +4,7 @@ recurring series, automatic redial, credits running out, and call pacing."""
 from __future__ import annotations
 
 import itertools
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -69,17 +70,22 @@ def test_a_batch_scheduled_30_s_ahead_starts_within_a_tick_of_its_time(client: C
     assert 0 <= (parse_iso(started) - parse_iso(iso(at))).total_seconds() <= 2.5
 
 
-def test_window_days_excluding_today_pause_the_batch_with_no_dials(client: Client) -> None:
+def test_window_days_excluding_today_pause_the_batch_with_no_dials(
+    client: Client, stack: OfflineStack
+) -> None:
     zone = "Pacific/Auckland"
     today = sunday_based_weekday(datetime.now(ZoneInfo(zone)))
-    other_days = [d for d in range(7) if d != today]
+    # Tomorrow left out too, so a test running at midnight in Auckland still sees a closed day.
+    other_days = [d for d in range(7) if d not in (today, (today + 1) % 7)]
     batch = create(
         client, timezone=zone, window_days=other_days, recipients=[{"phone_number": "+14155552002"}]
     )["batch"]
     assert batch["status"] == "paused" and batch["paused_reason"] == "outside_window"
     assert batch["due_at"] is not None
+    time.sleep(2.5)  # two ticks: nothing dials it meanwhile
     view = client.get(batch["id"])
     assert view["recipients"][0]["status"] == "pending" and view["recipients"][0]["attempts"] == 0
+    assert all(call.to != "+14155552002" for call in stack.simulator.calls)
 
 
 def test_recipient_windows_dial_only_those_whose_local_window_is_open(client: Client) -> None:
@@ -189,4 +195,10 @@ def test_call_starts_never_exceed_the_accounts_calls_per_second(stack: OfflineSt
     starts = sorted(parse_iso(r["attempted_at"]).timestamp() for r in done["recipients"])
     gaps = [b - a for a, b in itertools.pairwise(starts)]
     assert len(starts) == 8 and min(gaps) >= 0.5 - 0.001
+    # Each call reached the carrier (the simulator's own clock) at or after the start it was given.
+    created = {c.to: c.created_at for c in stack.simulator.calls}
+    assert all(
+        created[r["phone_number"]] >= parse_iso(r["attempted_at"]).timestamp() - 0.002
+        for r in done["recipients"]
+    )
     assert max(sum(1 for t in starts if s <= t < s + 1) for s in starts) <= 2

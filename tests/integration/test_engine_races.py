@@ -19,9 +19,8 @@ from batchcalls.services.call_status import apply_call_status
 from batchcalls.services.callbacks import status_callback_url
 from batchcalls.services.context import Context
 from batchcalls.services.dial import dial
-from batchcalls.store.dynamo import serialize
 from local.seed import DEMO_ACCOUNT_ID
-from tests.helpers import AUTH_TOKEN, FakeProvider, SfnSpy, sign
+from tests.helpers import AUTH_TOKEN, FakeProvider, SfnSpy, free_throttles, sign
 
 BASE = "https://api.example.test/v1"
 
@@ -31,11 +30,7 @@ def ctx(quiet_stack: object) -> Context:
     context = Context(settings=get_settings().model_copy(update={"public_base_url": BASE}))
     context._provider = FakeProvider(AUTH_TOKEN)
     context.__dict__["sfn"] = SfnSpy(context.sfn)
-    # Calls these tests dial never end: start each test with every slot free.
-    context.db.delete_item(
-        TableName=context.settings.table_name,
-        Key=serialize({"pk": f"ACCOUNT#{DEMO_ACCOUNT_ID}", "sk": "SLOTS"}),
-    )
+    free_throttles(context, DEMO_ACCOUNT_ID)  # calls these tests dial never end
     return context
 
 

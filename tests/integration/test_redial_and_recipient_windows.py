@@ -24,7 +24,7 @@ from batchcalls.services.plan import plan_pass
 from batchcalls.services.settle import next_pass_at
 from local.seed import DEMO_ACCOUNT_ID
 from local.stack import OfflineStack
-from tests.helpers import AUTH_TOKEN, Clock, FakeProvider, sign
+from tests.helpers import AUTH_TOKEN, Clock, FakeProvider, free_throttles, sign
 
 BASE = "https://api.example.test/v1"
 # Tuesday 2026-11-24 15:00 UTC: 10:00 in New York, 07:00 in Los Angeles, 15:00 in London.
@@ -43,13 +43,7 @@ def clock() -> Clock:
 def ctx(quiet_stack: OfflineStack, clock: Clock) -> Context:
     context = Context(settings=get_settings().model_copy(update={"public_base_url": BASE}), clock=clock)
     context._provider = FakeProvider(AUTH_TOKEN)
-    # These tests dial by hand with a clock of their own: start with every slot free and no
-    # pacing reservation, whatever earlier tests left.
-    for sk in ("SLOTS", "PACE"):
-        context.db.delete_item(
-            TableName=context.settings.table_name,
-            Key={"pk": {"S": f"ACCOUNT#{DEMO_ACCOUNT_ID}"}, "sk": {"S": sk}},
-        )
+    free_throttles(context, DEMO_ACCOUNT_ID)  # dialed by hand, with a clock of its own
     return context
 
 
@@ -146,17 +140,17 @@ def test_redials_stop_at_max_attempts_and_skip_outcomes_not_named(ctx: Context, 
         [{"phone_number": "+14155550102"}, {"phone_number": "+14155550103"}],
         retry_policy={"on": ["no_answer"], "max_attempts": 2, "delay_minutes": 0},
     )
-    dial(ctx, message(batch, 1))
-    dial(ctx, message(batch, 2))
+    assert dial(ctx, message(batch, 1)) == "dialed"
+    assert dial(ctx, message(batch, 2)) == "dialed"
     assert callback(ctx, batch, 2, "busy") == "finished"  # busy is not in `on`: final at once
     second = ctx.recipients.get(batch.id, "R#0000002")
     assert second is not None and second.status is RecipientStatus.BUSY
 
-    callback(ctx, batch, 1, "no-answer")
+    assert callback(ctx, batch, 1, "no-answer") == "finished"
     first = ctx.recipients.get(batch.id, "R#0000001")
     assert first is not None and first.status is RecipientStatus.PENDING
-    dial(ctx, message(batch, 1, pass_number=2))
-    callback(ctx, batch, 1, "no-answer", ticket="1:2")
+    assert dial(ctx, message(batch, 1, pass_number=2)) == "dialed"
+    assert callback(ctx, batch, 1, "no-answer", ticket="1:2") == "finished"
     first = ctx.recipients.get(batch.id, "R#0000001")
     assert first is not None and first.status is RecipientStatus.NO_ANSWER and first.attempts == 2
     assert len(first.attempt_history) == 2

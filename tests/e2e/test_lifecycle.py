@@ -120,6 +120,15 @@ def test_update_a_draft_then_start_it(client: Client) -> None:
     assert resp.status_code == 400 and resp.json()["details"][0]["field"] == "window_days"
     resp = client.action("update", batch_id=draft["id"], caller_id="+16045550000")
     assert resp.status_code == 400 and "caller_id" in resp.json()["error"]
+    policy = {"on": ["busy"], "max_attempts": 3, "delay_minutes": 5}
+    resp = client.action("update", batch_id=draft["id"], window_timezone="recipient", retry_policy=policy)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["batch"]["window_timezone"] == "recipient"
+    assert resp.json()["batch"]["retry_policy"] == policy
+    resp = client.action("update", batch_id=draft["id"], retry_policy={"on": ["voicemail"]})
+    assert resp.status_code == 400 and resp.json()["details"][0]["field"].startswith("retry_policy")
+    resp = client.action("update", batch_id=draft["id"], window_timezone="batch", retry_policy=None)
+    assert resp.json()["batch"]["window_timezone"] == "batch" and resp.json()["batch"]["retry_policy"] is None
     assert client.action("start", batch_id=draft["id"]).json() == {
         "success": True,
         "message": "Batch started",

@@ -38,6 +38,9 @@ class Settings(BaseModel):
     # 0 = ring + max call time + margin. The state machine reads it from the Plan output.
     dial_task_timeout_override_seconds: int = 0
     dial_task_timeout_margin_seconds: int = 120
+    # A call still without a final status this long after its Map child gave up on it (no
+    # child at all after a cancel) is reconciled by the scheduler's stuck-call sweep.
+    stuck_call_grace_seconds: int = 300
     dial_fee_micros: int = 5000
     # After a pass, recipients it deferred get the next pass this much later.
     next_pass_delay_seconds: int = 30
@@ -48,6 +51,11 @@ class Settings(BaseModel):
         if self.dial_task_timeout_override_seconds > 0:
             return self.dial_task_timeout_override_seconds
         return self.ring_timeout_seconds + self.max_call_seconds + self.dial_task_timeout_margin_seconds
+
+    @property
+    def stuck_call_after_seconds(self) -> int:
+        """From a dial's start until the sweep may reconcile its call."""
+        return self.dial_task_timeout_seconds + self.stuck_call_grace_seconds
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:

@@ -207,6 +207,9 @@ class UpdateBatchRequest(BatchIdRequest):
     recurrence_interval: int | None = Field(default=None, ge=1, le=1000)
     recurrence_end_date: str | None = None
     recurrence_max_runs: int | None = Field(default=None, ge=1)
+    window_timezone: Literal["batch", "recipient"] | None = None
+    # An explicit null removes the batch's retry policy.
+    retry_policy: RetryPolicy | None = None
 
 
 class ListRunsRequest(_Request):

@@ -143,6 +143,7 @@ def dial(ctx: Context, message: DialMessage) -> str:
         claim_iso,
         batch.user_id,
         holder,
+        stuck_after=iso(datetime.fromtimestamp(epoch + ctx.settings.stuck_call_after_seconds, UTC)),
         fee_micros=fee,
         fee_items=ctx.credits.change_items(fee_entry, never_below_zero=True) if fee else (),
     )

@@ -212,6 +212,8 @@ _UPDATABLE = [
     "max_concurrency",
     "purpose",
     "goal",
+    "window_timezone",
+    "retry_policy",
 ]
 
 
@@ -235,9 +237,17 @@ def update(ctx: Context, account_id: str, request: UpdateBatchRequest) -> Batch:
     if any(name.startswith("recurrence_") for name in fields) and not series.is_series_parent(batch):
         message = "can only be changed on a recurring series"
         raise InvalidRequest(f"recurrence {message}", [{"field": "recurrence_type", "message": message}])
+    # A null retry policy means "no redials": the attribute goes, not a stored null.
+    removed = [name for name, value in fields.items() if value is None and name == "retry_policy"]
+    for name in removed:
+        del fields[name]
     fields["updated_at"] = ctx.now_iso()
     updated = ctx.batches.update_status(
-        batch.id, from_statuses=[batch.status], to_status=batch.status, set_fields=fields
+        batch.id,
+        from_statuses=[batch.status],
+        to_status=batch.status,
+        set_fields=fields,
+        remove_fields=removed,
     )
     if updated is None:
         raise _changed_meanwhile(batch)

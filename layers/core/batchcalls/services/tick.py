@@ -1,4 +1,5 @@
-"""The scheduler's tick (EventBridge, every minute): act on every batch that is due.
+"""The scheduler's tick (EventBridge, every minute): act on every batch that is due, then
+sweep calls stuck without a final status (``services/sweep``).
 
 Only the sparse ``due`` index is read — never a table scan. Each action is a conditional
 write first, so two ticks running at once start nothing twice.
@@ -15,6 +16,7 @@ from batchcalls.services import series
 from batchcalls.services.context import Context
 from batchcalls.services.lifecycle import begin_run
 from batchcalls.services.runs import OUTSIDE_WINDOW, continue_run
+from batchcalls.services.sweep import sweep
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +31,7 @@ def tick(ctx: Context) -> dict[str, int]:
             acted += 1 if handle_due(ctx, batch) else 0
         except Exception:
             logger.exception("tick failed for batch %s", batch_id)
-    return {"acted": acted}
+    return {"acted": acted, **sweep(ctx)}
 
 
 def handle_due(ctx: Context, batch: Batch) -> bool:

@@ -65,6 +65,16 @@ def all_due_shards() -> list[str]:
     return [f"DUE#{n}" for n in range(DUE_SHARDS)]
 
 
+def inflight_shard(batch_id: str, sk: str) -> str:
+    """A recipient with a call in progress sits in the same sparse ``due`` index under its own
+    shards, keyed by the time after which the stuck-call sweep reconciles it."""
+    return f"INFLIGHT#{zlib.crc32(f'{batch_id}#{sk}'.encode()) % DUE_SHARDS}"
+
+
+def all_inflight_shards() -> list[str]:
+    return [f"INFLIGHT#{n}" for n in range(DUE_SHARDS)]
+
+
 def account_key_sk(key_hash: str) -> str:
     """The account's own record of one of its API keys (listing and revoking by account)."""
     return f"APIKEY#{key_hash}"

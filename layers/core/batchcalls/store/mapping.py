@@ -9,7 +9,7 @@ from batchcalls.store import keys
 
 # Item attributes that are keys or index keys, never domain fields.
 _BATCH_KEY_ATTRS = {"pk", "sk", "gsi1pk", "gsi1sk", "due_shard"}
-_RECIPIENT_KEY_ATTRS = {"pk", "sk"}
+_RECIPIENT_KEY_ATTRS = {"pk", "sk", "due_shard", "due_at"}
 
 
 def batch_to_item(batch: Batch) -> dict[str, Any]:

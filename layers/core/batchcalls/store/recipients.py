@@ -10,6 +10,10 @@ repeated or reordered provider callbacks:
 * ``finish``     the one final transition of an attempt, in the same transaction as the batch
                  counter it adds to, so counters count each final status exactly once.
 * ``skip``       pending → skipped (cancelled batch), also with its counter.
+
+While an attempt is in a call, the recipient is in the sparse ``due`` index under an
+``INFLIGHT#`` shard (set by ``claim``, removed by every ending), so the stuck-call sweep finds
+calls whose final status never came without scanning anything.
 """
 
 from __future__ import annotations
@@ -42,6 +46,11 @@ class PendingRef(NamedTuple):
     sk: str
     phone_number: str
     next_attempt_at: str | None
+
+
+class InflightRef(NamedTuple):
+    batch_id: str
+    sk: str
 
 
 class Claim(Enum):
@@ -88,6 +97,20 @@ class RecipientStore:
             ConsistentRead=True,
         ):
             yield recipient_from_item(item)
+
+    def stuck_calls(self, now_iso: str) -> list[InflightRef]:
+        """Recipients still in a call past their ``stuck_after`` time, from the due index."""
+        refs: list[InflightRef] = []
+        for shard in keys.all_inflight_shards():
+            for item in query_all(
+                self._db,
+                TableName=self._table,
+                IndexName="due",
+                KeyConditionExpression="due_shard = :s AND due_at <= :now",
+                ExpressionAttributeValues=values(s=shard, now=now_iso),
+            ):
+                refs.append(InflightRef(str(item["pk"]).removeprefix("BATCH#"), str(item["sk"])))
+        return refs
 
     def pending_keys(self, batch_id: str) -> Iterator[PendingRef]:
         """Every pending recipient: its sort key, number and the time it waits for (if any)."""
@@ -193,6 +216,7 @@ class RecipientStore:
         now: str,
         account_id: str,
         slot_holder: str,
+        stuck_after: str,
         fee_micros: int = 0,
         fee_items: Sequence[dict[str, Any]] = (),
     ) -> Claim:
@@ -203,7 +227,9 @@ class RecipientStore:
         names this attempt (one claim per pass): callbacks and later writes are conditioned on it.
         ``fee_items`` (the conditional dial-fee debit and its ledger entry) ride in the same
         transaction, so a fee is taken exactly when a claim wins — a replayed delivery pays
-        nothing, and no claim wins without its fee.
+        nothing, and no claim wins without its fee. Until the attempt ends the recipient sits in
+        the sparse ``due`` index (``INFLIGHT#`` shards) at ``stuck_after``, where the stuck-call
+        sweep finds it if no final status ever arrives.
         """
         try:
             transact_write(
@@ -224,7 +250,7 @@ class RecipientStore:
                             "Key": self._key(batch_id, sk),
                             "UpdateExpression": (
                                 "SET #s = :calling, ticket = :t, task_token = :tok, attempted_at = :now, "
-                                "account_id = :acct, slot_holder = :holder, "
+                                "account_id = :acct, slot_holder = :holder, due_shard = :ishard, due_at = :stuck, "
                                 "updated_at = :now ADD attempts :one, cost_micros :fee REMOVE call_id, answered_at, next_attempt_at, "
                                 "completed_at, duration_seconds, answered_by, error_message"
                             ),
@@ -242,6 +268,8 @@ class RecipientStore:
                                 acct=account_id,
                                 holder=slot_holder,
                                 fee=fee_micros,
+                                ishard=keys.inflight_shard(batch_id, sk),
+                                stuck=stuck_after,
                             ),
                         }
                     },
@@ -280,7 +308,7 @@ class RecipientStore:
                         "Key": self._key(batch_id, sk),
                         "UpdateExpression": (
                             "SET #s = :pending, updated_at = :now ADD attempts :minus, cost_micros :refund "
-                            "REMOVE ticket, task_token"
+                            "REMOVE ticket, task_token, due_shard, due_at"
                         ),
                         "ConditionExpression": "#s = :calling AND ticket = :a",
                         "ExpressionAttributeNames": {"#s": "status"},
@@ -400,7 +428,7 @@ class RecipientStore:
                         "UpdateExpression": (
                             "SET #s = :pending, next_attempt_at = :next, updated_at = :now, "
                             "attempt_history = list_append(if_not_exists(attempt_history, :none), :attempt) "
-                            "ADD cost_micros :cost REMOVE task_token, slot_holder, call_id, answered_at, "
+                            "ADD cost_micros :cost REMOVE task_token, slot_holder, due_shard, due_at, call_id, answered_at, "
                             "completed_at, duration_seconds, answered_by, error_message"
                         ),
                         "ConditionExpression": f"ticket = :a AND #s IN ({placeholders})",
@@ -453,7 +481,8 @@ class RecipientStore:
                     "Update": {
                         "TableName": self._table,
                         "Key": self._key(batch_id, sk),
-                        "UpdateExpression": "SET #s = :new" + sets + add_cost,
+                        # A final status leaves the stuck-call sweep's index.
+                        "UpdateExpression": "SET #s = :new" + sets + add_cost + " REMOVE due_shard, due_at",
                         "ConditionExpression": condition,
                         "ExpressionAttributeNames": {"#s": "status", **names},
                         "ExpressionAttributeValues": serialize(

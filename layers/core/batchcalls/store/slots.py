@@ -5,7 +5,8 @@ map names every call in progress with its lease expiry (epoch seconds).
   batches (or two dialers) can never both take the last slot;
 * release: remove our holder (idempotent);
 * a holder whose lease expired (its dialer or callback died) is swept by the next acquire that
-  finds the semaphore full, each removal conditioned on the lease it saw.
+  finds the semaphore full, and by the scheduler's stuck-call sweep; each removal is
+  conditioned on the lease it saw, so two sweeps at once remove nothing twice.
 
 Other systems hold slots for non-batch calls the same way: add a holder with a lease, remove
 it when the call ends.
@@ -73,6 +74,11 @@ class SlotStore:
         resp = self._db.get_item(TableName=self._table, Key=self._key(account_id), ConsistentRead=True)
         item = resp.get("Item")
         return dict(deserialize(item).get("holders", {})) if item else None
+
+    def sweep_expired(self, account_id: str, now: int) -> bool:
+        """Release every holder of the account whose lease ended by ``now``."""
+        current = self.holders(account_id)
+        return self._sweep(account_id, current, now) if current else False
 
     def _sweep(self, account_id: str, current: dict[str, int], now: int) -> bool:
         """Remove holders whose lease ended; True if any was removed."""

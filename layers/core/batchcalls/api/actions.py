@@ -29,6 +29,7 @@ from batchcalls.models.api import (
 )
 from batchcalls.services import account, batches, idempotency, lifecycle, series
 from batchcalls.services.context import Context
+from batchcalls.services.recipient_list import MAX_REPORTED
 
 Handler = Callable[[Context, str, Any], dict[str, Any]]
 _ACTION_REQUEST: TypeAdapter[Any] = TypeAdapter(ActionRequest)
@@ -37,8 +38,10 @@ _ACTION_REQUEST: TypeAdapter[Any] = TypeAdapter(ActionRequest)
 def _create(ctx: Context, account_id: str, request: CreateBatchRequest) -> dict[str, Any]:
     if request.dry_run:
         return batches.preview_batch(ctx, account_id, request)
-    batch = batches.create_batch(ctx, account_id, request)
+    batch, listing = batches.create_batch_with_report(ctx, account_id, request)
     out: dict[str, Any] = {"batch": batch_out(batch)}
+    if listing.suppressed:
+        out["suppressed"] = listing.suppressed[:MAX_REPORTED]
     if series.is_series_parent(batch):
         first = ctx.batches.get(series.child_id(batch.id, 0))
         out["first_run"] = batch_out(first) if first else None

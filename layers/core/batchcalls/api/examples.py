@@ -77,6 +77,7 @@ _BATCH = {
     "failed_count": 0,
     "skipped_count": 0,
     "duplicates_dropped": 0,
+    "suppressed_dropped": 0,
     "created_at": "2026-11-23T09:00:00.000Z",
     "updated_at": "2026-11-23T09:00:00.000Z",
     "started_at": "2026-11-23T09:00:00.000Z",

@@ -26,11 +26,14 @@ from batchcalls.models.api import (
     LedgerPage,
     RecipientsPage,
     RecipientsPageRequest,
+    SuppressionAdded,
+    SuppressionAddRequest,
+    SuppressionPage,
     _RecipientStatusName,
     batch_out,
     status_counts,
 )
-from batchcalls.services import account, batches, idempotency
+from batchcalls.services import account, batches, idempotency, suppression
 from batchcalls.services.context import get_context
 
 CORS_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key"]
@@ -181,6 +184,57 @@ def build_app() -> APIGatewayRestResolver:
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> Response[str]:
         return _json(200, account.ledger_page(get_context(), account_id(), limit, cursor))
+
+    @app.get(
+        "/account/suppression",
+        summary="The do-not-call list: numbers no batch of this account ever dials",
+        responses={
+            200: {"description": "A page", "content": {"application/json": {"model": SuppressionPage}}},
+            **_errors(400, 401),
+        },
+        tags=["Suppression"],
+    )
+    def list_suppressed(
+        cursor: Annotated[str | None, Query(max_length=400)] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> Response[str]:
+        return _json(200, suppression.page(get_context(), account_id(), limit, cursor))
+
+    @app.post(
+        "/account/suppression",
+        summary="Add numbers to the do-not-call list (a list, or a CSV upload with a phone column)",
+        description=(
+            "Numbers are normalised to E.164 (`default_country` for numbers without +country). "
+            "A number with a bad row fails the whole request, naming it, unless `skip_invalid`. "
+            "New batches leave suppressed numbers out (and report them); a running batch skips "
+            "them right before their dial (`skipped`, `error_message: suppressed`)."
+        ),
+        responses={
+            200: {"description": "Added", "content": {"application/json": {"model": SuppressionAdded}}},
+            **_errors(400, 401),
+        },
+        tags=["Suppression"],
+    )
+    def add_suppressed(request: Annotated[SuppressionAddRequest, Body()]) -> Response[str]:
+        return _json(200, suppression.add_numbers(get_context(), account_id(), request))
+
+    @app.get(
+        "/account/suppression/<phone_number>",
+        summary="Whether a number is on the do-not-call list (404 if not)",
+        responses={200: {"description": "It is"}, **_errors(400, 401, 404)},
+        tags=["Suppression"],
+    )
+    def get_suppressed(phone_number: str) -> Response[str]:
+        return _json(200, suppression.get_number(get_context(), account_id(), phone_number))
+
+    @app.delete(
+        "/account/suppression/<phone_number>",
+        summary="Take a number off the do-not-call list (404 if it was not on it)",
+        responses={200: {"description": "Removed"}, **_errors(400, 401, 404)},
+        tags=["Suppression"],
+    )
+    def remove_suppressed(phone_number: str) -> Response[str]:
+        return _json(200, suppression.remove_number(get_context(), account_id(), phone_number))
 
     @app.get(
         "/health",

@@ -311,6 +311,7 @@ class BatchOut(BaseModel):
     failed_count: int = Field(description="failed + busy + no_answer")
     skipped_count: int
     duplicates_dropped: int
+    suppressed_dropped: int
     created_at: str
     updated_at: str
     started_at: str | None
@@ -377,6 +378,9 @@ class BatchResponse(BaseModel):
         default=None, description="create of a recurring series: its first run"
     )
     estimate: CostEstimateOut | None = Field(default=None, description="create only")
+    suppressed: list[str] | None = Field(
+        default=None, description="create only: numbers left out because they are on the do-not-call list"
+    )
 
 
 class CallerIdOut(BaseModel):
@@ -399,6 +403,46 @@ class AccountOut(BaseModel):
     calls_per_second: float
     resume_after_top_up: bool
     caller_ids: list[CallerIdOut]
+
+
+class SuppressionAddRequest(BaseModel):
+    """Numbers for the account's do-not-call list: a JSON list, CSV text (the recipient
+    template's phone columns), or both."""
+
+    model_config = ConfigDict(extra="forbid")
+    numbers: list[Annotated[str, Field(min_length=1, max_length=40)]] | None = Field(
+        default=None, max_length=10_000
+    )
+    csv: str | None = Field(default=None, max_length=5_000_000)
+    reason: str | None = Field(default=None, max_length=200)
+    default_country: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
+    skip_invalid: bool = False
+
+    @model_validator(mode="after")
+    def _some_numbers(self) -> SuppressionAddRequest:
+        if not self.numbers and self.csv is None:
+            raise ValueError("give numbers (a list) or csv (text)")
+        return self
+
+
+class SuppressedNumberOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    phone_number: str
+    added_at: str
+    reason: str | None = None
+
+
+class SuppressionPage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    numbers: list[SuppressedNumberOut]
+    next_cursor: str | None
+
+
+class SuppressionAdded(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    added: int
+    invalid: list[dict[str, str]]
+    invalid_count: int
 
 
 class AccountResponse(BaseModel):

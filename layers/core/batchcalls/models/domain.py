@@ -69,6 +69,7 @@ class Batch(BaseModel):
     failed_count: int = 0
     skipped_count: int = 0
     duplicates_dropped: int = 0
+    suppressed_dropped: int = 0  # numbers on the do-not-call list, left out at create
     created_at: str
     updated_at: str
     started_at: str | None = None

@@ -27,7 +27,7 @@ from batchcalls.models.domain import Batch, CallerNumber, Recipient
 from batchcalls.services import series
 from batchcalls.services.access import get_owned_batch
 from batchcalls.services.context import Context
-from batchcalls.services.recipient_list import recipient_list
+from batchcalls.services.recipient_list import RecipientList, recipient_list
 from batchcalls.services.runs import continue_run
 
 
@@ -45,6 +45,7 @@ def preview_batch(ctx: Context, account_id: str, request: BatchSpec) -> dict[str
         raise NotFound("Account not found")
     active_caller_id(ctx, account_id, request.caller_id)
     listing = recipient_list(request, "preview", ctx.now_iso(), ctx.settings.default_region)
+    listing.leave_out_suppressed(_suppressed(ctx, account_id, listing.recipients))
     slots = batch_slots(account.max_concurrency, request.reserved_concurrency, request.max_concurrency)
     count = len(listing.recipients)
     return {
@@ -71,6 +72,13 @@ def eta_seconds(recipients: int, slots: int, calls_per_second: float) -> int:
 
 
 def create_batch(ctx: Context, account_id: str, request: CreateBatchRequest) -> Batch:
+    return create_batch_with_report(ctx, account_id, request)[0]
+
+
+def create_batch_with_report(
+    ctx: Context, account_id: str, request: CreateBatchRequest
+) -> tuple[Batch, RecipientList]:
+    """The batch, and the recipient list it was made from (what was left out, and why)."""
     account = ctx.accounts.get_account(account_id)
     if account is None:
         raise NotFound("Account not found")
@@ -87,6 +95,7 @@ def create_batch(ctx: Context, account_id: str, request: CreateBatchRequest) -> 
     now_iso = iso(now)
     batch_id = str(uuid.uuid4())
     listing = recipient_list(request, batch_id, now_iso, ctx.settings.default_region)
+    listing.leave_out_suppressed(_suppressed(ctx, account_id, listing.recipients))
     listing.require_valid(request.skip_invalid)
     recipients, duplicates = listing.recipients, listing.duplicate_rows
 
@@ -128,6 +137,7 @@ def create_batch(ctx: Context, account_id: str, request: CreateBatchRequest) -> 
         goal=request.goal,
         total_recipients=len(recipients),
         duplicates_dropped=duplicates,
+        suppressed_dropped=len(listing.suppressed),
         created_at=now_iso,
         updated_at=now_iso,
         started_at=now_iso if status is BatchStatus.RUNNING else None,
@@ -148,11 +158,15 @@ def create_batch(ctx: Context, account_id: str, request: CreateBatchRequest) -> 
     ctx.batches.create(batch, recipients)
     if status is BatchStatus.RECURRING:
         series.spawn_next(ctx, batch)
-        return ctx.batches.get(batch.id) or batch
+        return ctx.batches.get(batch.id) or batch, listing
     if status is BatchStatus.RUNNING:
         continue_run(ctx, batch)  # the first pass, or paused until the window opens
-        return ctx.batches.get(batch.id) or batch
-    return batch
+        return ctx.batches.get(batch.id) or batch, listing
+    return batch, listing
+
+
+def _suppressed(ctx: Context, account_id: str, recipients: list[Recipient]) -> set[str]:
+    return ctx.suppression.suppressed(account_id, (r.phone_number for r in recipients))
 
 
 def active_caller_id(ctx: Context, account_id: str, raw: str) -> CallerNumber:

@@ -21,6 +21,7 @@ from batchcalls.store.idempotency import persistence_layer
 from batchcalls.store.pacing import PaceStore
 from batchcalls.store.recipients import RecipientStore
 from batchcalls.store.slots import SlotStore
+from batchcalls.store.suppression import SuppressionStore
 from batchcalls.telephony.factory import make_provider
 from batchcalls.telephony.port import TelephonyProvider
 
@@ -58,6 +59,10 @@ class Context:
     @cached_property
     def recipients(self) -> RecipientStore:
         return RecipientStore(self.db, self.settings.table_name)
+
+    @cached_property
+    def suppression(self) -> SuppressionStore:
+        return SuppressionStore(self.db, self.settings.table_name)
 
     @cached_property
     def slots(self) -> SlotStore:

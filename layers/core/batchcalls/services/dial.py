@@ -2,7 +2,8 @@
 
 In order: stale run → answer and stop; batch cancelled → recipient skipped; batch not running
 → defer; recipient already dealt with in this pass → duplicate delivery, do nothing; window
-closed → defer; ``pending → calling`` (the conditional write that makes a double dial
+closed → defer; ``pending → calling`` (with the dial fee, and failing for a suppressed number,
+which is skipped) (the conditional write that makes a double dial
 impossible); place the call; store the provider's call id.
 """
 
@@ -35,6 +36,8 @@ from batchcalls.telephony.port import (
 )
 
 logger = logging.getLogger(__name__)
+
+SUPPRESSED = "suppressed"  # the skip reason of a number on the account's do-not-call list
 
 
 def dial(ctx: Context, message: DialMessage) -> str:
@@ -144,6 +147,7 @@ def dial(ctx: Context, message: DialMessage) -> str:
         batch.user_id,
         holder,
         stuck_after=iso(datetime.fromtimestamp(epoch + ctx.settings.stuck_call_after_seconds, UTC)),
+        suppression_check=ctx.suppression.suppressed_check(batch.user_id, to),
         fee_micros=fee,
         fee_items=ctx.credits.change_items(fee_entry, never_below_zero=True) if fee else (),
     )
@@ -151,6 +155,9 @@ def dial(ctx: Context, message: DialMessage) -> str:
         ctx.slots.release(batch.user_id, holder)
     if claim is Claim.NOT_PENDING:
         return "duplicate"
+    if claim is Claim.SUPPRESSED:
+        # On the account's do-not-call list (checked in the claim itself): never dialed.
+        return answer("skipped") if ctx.recipients.skip(batch_id, rk, SUPPRESSED, now_iso) else "duplicate"
     if claim is Claim.INSUFFICIENT_CREDITS:
         # The guide: "The batch will pause when credits are insufficient." Calls in progress
         # finish; this recipient stays pending for the resume after a top-up.

@@ -24,6 +24,16 @@ class RecipientList:
     invalid: list[dict[str, Any]] = field(default_factory=list)  # {row, column, reason}
     duplicates: list[dict[str, Any]] = field(default_factory=list)  # {row, phone_number, first_row}
     duplicate_rows: int = 0
+    suppressed: list[str] = field(default_factory=list)  # numbers on the do-not-call list
+
+    def leave_out_suppressed(self, numbers: set[str]) -> None:
+        """Drop recipients whose number is on the account's do-not-call list (reported);
+        the rest are numbered again so their keys stay dense."""
+        if not numbers:
+            return
+        kept = [r for r in self.recipients if r.phone_number not in numbers]
+        self.suppressed = [r.phone_number for r in self.recipients if r.phone_number in numbers]
+        self.recipients = [r.model_copy(update={"seq": seq}) for seq, r in enumerate(kept, start=1)]
 
     def report(self) -> dict[str, Any]:
         return {
@@ -33,14 +43,19 @@ class RecipientList:
             "invalid": self.invalid,
             "duplicate_rows": self.duplicate_rows,
             "duplicates": self.duplicates,
+            "suppressed_rows": len(self.suppressed),
+            "suppressed": self.suppressed[:MAX_REPORTED],
         }
 
     def require_valid(self, skip_invalid: bool) -> None:
         """400 with the report's problems, unless the client asked to leave bad rows out."""
         if not self.recipients:
-            message = "has no valid recipient" + (
-                f" ({self.invalid_rows} invalid)" if self.invalid_rows else ""
-            )
+            left_out = [
+                f"{count} {what}"
+                for count, what in ((self.invalid_rows, "invalid"), (len(self.suppressed), "suppressed"))
+                if count
+            ]
+            message = "has no valid recipient" + (f" ({', '.join(left_out)})" if left_out else "")
             raise InvalidRequest(
                 f"recipients {message}",
                 _details(self.invalid) or [{"field": "recipients", "message": message}],

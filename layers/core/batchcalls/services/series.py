@@ -133,6 +133,7 @@ def _create_child(ctx: Context, parent: Batch, index: int, at: datetime) -> Batc
             "parent_batch_id",
             "occurrence_number",
             "duplicates_dropped",
+            "suppressed_dropped",
         }
     )
     child = Batch(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -10,6 +9,8 @@ from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.models.domain import Batch, Recipient
 from batchcalls.store import dynamo, keys
 from batchcalls.store.dynamo import (
+    BATCH_WRITE_SIZE,
+    batch_write,
     deserialize,
     is_condition_failure,
     query_all,
@@ -18,7 +19,6 @@ from batchcalls.store.dynamo import (
 )
 from batchcalls.store.mapping import batch_from_item, batch_to_item, recipient_to_item
 
-_BATCH_WRITE_SIZE = 25
 _CURSOR_KEYS = ("pk", "sk", "gsi1pk", "gsi1sk")
 
 
@@ -55,21 +55,11 @@ class BatchStore:
         chunk: list[dict[str, Any]] = []
         for recipient in recipients:
             chunk.append({"PutRequest": {"Item": serialize(recipient_to_item(recipient))}})
-            if len(chunk) == _BATCH_WRITE_SIZE:
-                self._batch_write(chunk)
+            if len(chunk) == BATCH_WRITE_SIZE:
+                batch_write(self._db, self._table, chunk)
                 chunk = []
         if chunk:
-            self._batch_write(chunk)
-
-    def _batch_write(self, requests: list[dict[str, Any]]) -> None:
-        pending = {self._table: requests}
-        delay = 0.05
-        while pending:
-            resp = self._db.batch_write_item(RequestItems=pending)
-            pending = resp.get("UnprocessedItems") or {}
-            if pending:  # throttled: back off and send only what was not written
-                time.sleep(delay)
-                delay = min(delay * 2, 2.0)
+            batch_write(self._db, self._table, chunk)
 
     def get(self, batch_id: str, consistent: bool = True) -> Batch | None:
         resp = self._db.get_item(

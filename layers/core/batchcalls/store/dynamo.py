@@ -110,3 +110,19 @@ def transact_write(client: Any, items: list[dict[str, Any]]) -> None:
             if not conflict or attempt == TRANSACTION_ATTEMPTS - 1:
                 raise
             time.sleep(random.uniform(0, 0.02 * 2**attempt))  # full jitter backoff
+
+
+BATCH_WRITE_SIZE = 25  # DynamoDB's limit per BatchWriteItem
+
+
+def batch_write(client: Any, table: str, requests: Sequence[dict[str, Any]]) -> None:
+    """Put/Delete requests in chunks of 25, resending what DynamoDB left unprocessed."""
+    for start in range(0, len(requests), BATCH_WRITE_SIZE):
+        pending: dict[str, Any] = {table: list(requests[start : start + BATCH_WRITE_SIZE])}
+        delay = 0.05
+        while pending:
+            resp = client.batch_write_item(RequestItems=pending)
+            pending = resp.get("UnprocessedItems") or {}
+            if pending:  # throttled: back off and send only what was not written
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)

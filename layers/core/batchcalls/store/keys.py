@@ -36,6 +36,14 @@ def credit_ref_sk(ref: str) -> str:
 PACE = "PACE"
 
 
+def dnc_sk(e164: str) -> str:
+    """A number on the account's suppression (do-not-call) list."""
+    return f"DNC#{e164}"
+
+
+DNC_PREFIX = "DNC#"
+
+
 def number_sk(e164: str) -> str:
     return f"NUMBER#{e164}"
 

@@ -58,6 +58,7 @@ class Claim(Enum):
     NOT_PENDING = "not_pending"  # another delivery dealt with it (or it is final)
     BATCH_NOT_RUNNING = "batch_not_running"  # cancelled, paused or re-run since it was read
     INSUFFICIENT_CREDITS = "insufficient_credits"  # the balance does not cover the dial fee
+    SUPPRESSED = "suppressed"  # the number is on the account's do-not-call list
 
 
 FINAL_STATUSES = [s for s in RecipientStatus if s in TERMINAL]
@@ -217,6 +218,7 @@ class RecipientStore:
         account_id: str,
         slot_holder: str,
         stuck_after: str,
+        suppression_check: dict[str, Any],
         fee_micros: int = 0,
         fee_items: Sequence[dict[str, Any]] = (),
     ) -> Claim:
@@ -227,7 +229,8 @@ class RecipientStore:
         names this attempt (one claim per pass): callbacks and later writes are conditioned on it.
         ``fee_items`` (the conditional dial-fee debit and its ledger entry) ride in the same
         transaction, so a fee is taken exactly when a claim wins — a replayed delivery pays
-        nothing, and no claim wins without its fee. Until the attempt ends the recipient sits in
+        nothing, and no claim wins without its fee. ``suppression_check`` fails the claim when
+        the number is on the account's do-not-call list, however recently it was added. Until the attempt ends the recipient sits in
         the sparse ``due`` index (``INFLIGHT#`` shards) at ``stuck_after``, where the stuck-call
         sweep finds it if no final status ever arrives.
         """
@@ -273,17 +276,22 @@ class RecipientStore:
                             ),
                         }
                     },
+                    suppression_check,
                     *fee_items,
                 ],
             )
         except Exception as exc:
             reasons = transaction_cancel_reasons(exc)
-            if reasons and reasons[0] == "ConditionalCheckFailed":
+            failed = [r == "ConditionalCheckFailed" for r in reasons]
+            if not any(failed):
+                raise
+            if failed[0]:
                 return Claim.BATCH_NOT_RUNNING
-            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+            if failed[1]:
                 return Claim.NOT_PENDING
-            if "ConditionalCheckFailed" in reasons[2:]:
-                return Claim.INSUFFICIENT_CREDITS
+            if failed[2]:
+                return Claim.SUPPRESSED
+            return Claim.INSUFFICIENT_CREDITS
             raise
         return Claim.CLAIMED
 

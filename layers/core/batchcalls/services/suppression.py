@@ -1,0 +1,79 @@
+"""The account's suppression (do-not-call) list: add numbers (a JSON list or a CSV file with
+the recipient template's phone columns), remove one, page through them. Every number is
+normalised to E.164 first, so "+1 (415) 555-0101" and "4155550101" are one entry."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote
+
+from batchcalls.domain.csv_import import CsvFileError, parse_csv
+from batchcalls.domain.errors import InvalidRequest, NotFound
+from batchcalls.domain.phone import InvalidPhoneNumber, to_e164
+from batchcalls.models.api import SuppressionAddRequest
+from batchcalls.services.context import Context
+
+MAX_REPORTED = 1000
+
+
+def add_numbers(ctx: Context, account_id: str, request: SuppressionAddRequest) -> dict[str, Any]:
+    region = (request.default_country or ctx.settings.default_region).upper()
+    numbers: list[str] = []
+    invalid: list[dict[str, Any]] = []
+    for index, raw in enumerate(request.numbers or []):
+        try:
+            numbers.append(to_e164(raw, region))
+        except InvalidPhoneNumber as exc:
+            invalid.append({"field": f"numbers[{index}]", "message": str(exc)})
+    if request.csv is not None:
+        try:
+            report = parse_csv(request.csv, default_region=region, limit_errors=MAX_REPORTED)
+        except (CsvFileError, ValueError) as exc:
+            raise InvalidRequest(f"csv {exc}", [{"field": "csv", "message": str(exc)}]) from exc
+        numbers.extend(row.phone_number for row in report.recipients)
+        invalid.extend(
+            {"field": f"csv row {e.row}" + (f" column '{e.column}'" if e.column else ""), "message": e.reason}
+            for e in report.invalid
+        )
+    if invalid and not request.skip_invalid:
+        first = invalid[0]
+        more = f" (and {len(invalid) - 1} more)" if len(invalid) > 1 else ""
+        raise InvalidRequest(
+            f"{first['field']} {first['message']}{more}; nothing was added (send skip_invalid: true to add the rest)",
+            invalid[:MAX_REPORTED],
+        )
+    unique = list(dict.fromkeys(numbers))
+    ctx.suppression.add(account_id, unique, ctx.now_iso(), request.reason)
+    return {"added": len(unique), "invalid": invalid[:MAX_REPORTED], "invalid_count": len(invalid)}
+
+
+def remove_number(ctx: Context, account_id: str, raw: str) -> dict[str, Any]:
+    e164 = _number(ctx, raw)
+    if not ctx.suppression.remove(account_id, e164):
+        raise NotFound(f"{e164} is not on the suppression list")
+    return {"removed": e164}
+
+
+def get_number(ctx: Context, account_id: str, raw: str) -> dict[str, Any]:
+    e164 = _number(ctx, raw)
+    if not ctx.suppression.suppressed(account_id, [e164]):
+        raise NotFound(f"{e164} is not on the suppression list")
+    return {"phone_number": e164, "suppressed": True}
+
+
+def page(ctx: Context, account_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
+    try:
+        entries, next_cursor = ctx.suppression.page(account_id, limit=limit, cursor=cursor)
+    except ValueError as exc:
+        raise InvalidRequest(
+            "cursor is not one this API gave out", [{"field": "cursor", "message": str(exc)}]
+        ) from exc
+    return {"numbers": entries, "next_cursor": next_cursor}
+
+
+def _number(ctx: Context, raw: str) -> str:
+    # The number arrives in the path, percent-encoded ("%2B1415…") or not.
+    try:
+        return to_e164(unquote(raw), ctx.settings.default_region)
+    except InvalidPhoneNumber as exc:
+        raise InvalidRequest(f"phone_number {exc}", [{"field": "phone_number", "message": str(exc)}]) from exc

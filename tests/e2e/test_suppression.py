@@ -48,9 +48,7 @@ def test_add_check_page_and_remove_numbers(client: Client, other: Client) -> Non
 
 
 def test_bad_numbers_are_named_and_nothing_is_added(client: Client) -> None:
-    resp = client.session.post(
-        suppression_url(client), json={"numbers": ["+14155554101", "12"]}, timeout=10
-    )
+    resp = client.session.post(suppression_url(client), json={"numbers": ["+14155554101", "12"]}, timeout=10)
     assert resp.status_code == 400
     assert resp.json()["details"][0]["field"] == "numbers[1]"
     assert client.session.get(suppression_url(client, "+14155554101"), timeout=10).status_code == 404

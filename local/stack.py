@@ -132,6 +132,8 @@ class OfflineStack:
                 "TWILIO_ACCOUNT_SID": LOCAL_TWILIO_SID,
                 "TWILIO_AUTH_TOKEN": LOCAL_TWILIO_TOKEN,
                 "TWILIO_API_BASE_URL": self.simulator.base_url,
+                # Presigned upload and export URLs point at the local AWS endpoint (if served).
+                "S3_PUBLIC_ENDPOINT_URL": self.aws_endpoint or "",
                 **{k.upper(): v for k, v in self.options.extra_env.items()},
             }
         )
@@ -294,6 +296,27 @@ class OfflineStack:
             t.attrs[(logical, "Arn")] = arn
             t.attrs[(logical, "QueueName")] = f"{STACK}-{logical}"
             self.queue_urls[arn] = url
+
+        # Bucket → queue notifications (uploaded files → the import queue): moto sends them.
+        for logical, res in t.of_type("AWS::S3::Bucket").items():
+            notifications = res.get("Properties", {}).get("NotificationConfiguration", {})
+            queue_configs = [
+                {
+                    "QueueArn": t.resolve(config["Queue"]),
+                    "Events": [config["Event"]],
+                    **(
+                        {"Filter": {"Key": {"FilterRules": config["Filter"]["S3Key"]["Rules"]}}}
+                        if "Filter" in config
+                        else {}
+                    ),
+                }
+                for config in notifications.get("QueueConfigurations", [])
+            ]
+            if queue_configs:
+                s3.put_bucket_notification_configuration(
+                    Bucket=t.refs[logical],
+                    NotificationConfiguration={"QueueConfigurations": queue_configs},
+                )
 
         sfn = boto3.client("stepfunctions", region_name=REGION)
         for logical, res in t.of_type("AWS::Serverless::StateMachine").items():

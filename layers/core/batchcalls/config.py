@@ -17,6 +17,13 @@ class Settings(BaseModel):
     table_name: str = "batchcalls"
     dial_queue_url: str = ""
     manifest_bucket: str = ""
+    # Uploaded recipient files and exports (presigned URLs); the endpoint users reach S3 at
+    # when it is not AWS's own (offline: the local AWS endpoint).
+    files_bucket: str = ""
+    s3_public_endpoint_url: str = ""
+    upload_url_expires_seconds: int = 3600
+    export_url_expires_seconds: int = 900
+    max_upload_bytes: int = 1 << 30  # 1 GiB: over 10 million rows of the template
     state_machine_arn: str = ""
     # Base URL the provider reaches us at (API stage URL); status callbacks hang below it.
     public_base_url: str = "http://127.0.0.1:3000"

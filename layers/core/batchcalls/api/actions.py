@@ -55,7 +55,7 @@ def _preview(ctx: Context, account_id: str, request: PreviewBatchRequest) -> dic
 
 def _get(ctx: Context, account_id: str, request: GetBatchRequest) -> dict[str, Any]:
     view = batches.get_batch(ctx, account_id, request.batch_id)
-    return {
+    out: dict[str, Any] = {
         "batch": batch_out(view.batch, status_counts(view.recipients)),
         "recipients": [recipient_out(r) for r in view.recipients],
         "runs": (
@@ -64,6 +64,9 @@ def _get(ctx: Context, account_id: str, request: GetBatchRequest) -> dict[str, A
             else None
         ),
     }
+    if view.batch.import_status:
+        out["import_report"] = view.import_report
+    return out
 
 
 RUNS_IN_GET = 20

@@ -23,17 +23,20 @@ from batchcalls.models.api import (
     ActionResponse,
     BatchResponse,
     ErrorOut,
+    ExportResponse,
     LedgerPage,
     RecipientsPage,
     RecipientsPageRequest,
     SuppressionAdded,
     SuppressionAddRequest,
     SuppressionPage,
+    UploadBatchRequest,
+    UploadResponse,
     _RecipientStatusName,
     batch_out,
     status_counts,
 )
-from batchcalls.services import account, batches, idempotency, suppression
+from batchcalls.services import account, batches, export, idempotency, suppression, uploads
 from batchcalls.services.context import get_context
 
 CORS_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key"]
@@ -120,6 +123,49 @@ def build_app() -> APIGatewayRestResolver:
             headers={"Content-Disposition": 'attachment; filename="batch-calls-template.csv"'},
         )
 
+    @app.post(
+        "/batch-calls/uploads",
+        summary="A batch from a CSV file too big for a request: answers a presigned S3 upload URL",
+        description=(
+            "The body is `create`'s, without `recipients`/`recipients_csv`. The batch is a draft "
+            "(`import_status: waiting_for_upload`) until the file PUT to `upload.url` is imported "
+            "(`importing`, with `import_rows_read`), then starts, is scheduled, or stays a draft "
+            '(`status: "draft"`). `GET /batch-calls/{id}` shows the import report.'
+        ),
+        responses={
+            200: {
+                "description": "The draft and where to PUT the file",
+                "content": {"application/json": {"model": UploadResponse}},
+            },
+            **_errors(400, 401),
+        },
+        tags=["Batch calls"],
+    )
+    def create_upload(request: Annotated[UploadBatchRequest, Body()]) -> Response[str]:
+        return _json(200, uploads.create_upload(get_context(), account_id(), request))
+
+    @app.get(
+        "/batch-calls/<batch_id>/export.csv",
+        summary="Every recipient as CSV: number, name, status, attempts, answered_by, duration, cost, times, variables",
+        description="Answers 303 See Other to a presigned URL of the file (valid 15 minutes); the body names it too.",
+        responses={
+            303: {
+                "description": "The file's URL",
+                "content": {"application/json": {"model": ExportResponse}},
+            },
+            **_errors(401, 404),
+        },
+        tags=["Batch calls"],
+    )
+    def export_csv(batch_id: str) -> Response[str]:
+        out = export.export_batch(get_context(), account_id(), batch_id)
+        return Response(
+            status_code=303,
+            content_type=content_types.APPLICATION_JSON,
+            body=json.dumps(out),
+            headers={"Location": out["url"]},
+        )
+
     @app.get(
         "/batch-calls/<batch_id>",
         summary="A batch without its recipients (with per-status counts)",
@@ -131,7 +177,10 @@ def build_app() -> APIGatewayRestResolver:
     )
     def get_batch(batch_id: str) -> Response[str]:
         view = batches.get_batch(get_context(), account_id(), batch_id)
-        return _json(200, {"batch": batch_out(view.batch, status_counts(view.recipients))})
+        out: dict[str, Any] = {"batch": batch_out(view.batch, status_counts(view.recipients))}
+        if view.batch.import_status:
+            out["import_report"] = view.import_report
+        return _json(200, out)
 
     @app.get(
         "/batch-calls/<batch_id>/recipients",

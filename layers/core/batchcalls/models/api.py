@@ -125,6 +125,51 @@ class CreateBatchRequest(BatchSpec):
     action: Literal["create"]
 
 
+class UploadBatchRequest(BatchSpec):
+    """Ours, ``POST /batch-calls/uploads``: a batch whose recipient list is a CSV file too big
+    for a request. The answer holds a presigned S3 URL to PUT the file to; the batch stays a
+    draft while the file is imported, then starts (or is scheduled) as ``create`` would —
+    unless ``status: "draft"``."""
+
+    @model_validator(mode="after")
+    def _schedule(self) -> Self:
+        if not self.send_now and self.status != "draft" and not self.scheduled_at:
+            raise ValueError("scheduled_at is required when send_now is false")
+        if self.recipients is not None or self.recipients_csv is not None:
+            raise ValueError(
+                "an upload's recipients come in the uploaded file: leave out recipients and recipients_csv"
+            )
+        if self.dry_run:
+            raise ValueError("dry_run is for create and preview; an upload reports when its import ends")
+        if self.recurrence_type != "none":
+            raise ValueError(
+                "a recurring series takes its recipients in create (recipients or recipients_csv)"
+            )
+        return self
+
+
+class UploadTarget(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(description="PUT the CSV file here (with the headers below) before expires_at")
+    method: Literal["PUT"]
+    headers: dict[str, str]
+    expires_at: str
+    max_bytes: int
+
+
+class UploadResponse(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    batch: BatchOut
+    upload: UploadTarget
+
+
+class ExportResponse(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(description="the CSV file (also the Location of the 303 answer)")
+    expires_at: str
+    rows: int
+
+
 class PreviewBatchRequest(BatchSpec):
     """Ours: what create would make of this request, creating nothing — valid count, every
     invalid row (row, column, reason), duplicates, cost estimate and ETA."""
@@ -312,6 +357,10 @@ class BatchOut(BaseModel):
     skipped_count: int
     duplicates_dropped: int
     suppressed_dropped: int
+    import_status: Literal["waiting_for_upload", "importing", "completed", "failed"] | None = Field(
+        description="batches created by POST /batch-calls/uploads: where the file's import is"
+    )
+    import_rows_read: int = Field(description="rows of the uploaded file read so far")
     created_at: str
     updated_at: str
     started_at: str | None
@@ -380,6 +429,9 @@ class BatchResponse(BaseModel):
     estimate: CostEstimateOut | None = Field(default=None, description="create only")
     suppressed: list[str] | None = Field(
         default=None, description="create only: numbers left out because they are on the do-not-call list"
+    )
+    import_report: dict[str, Any] | None = Field(
+        default=None, description="batches from an uploaded file: the import's report (when it ended)"
     )
 
 
@@ -473,6 +525,9 @@ class GetBatchResponse(BaseModel):
     batch: BatchOut
     recipients: list[RecipientOut]
     runs: list[BatchOut] | None
+    import_report: dict[str, Any] | None = Field(
+        default=None, description="batches from an uploaded file: the import's report (when it ended)"
+    )
 
 
 class ListBatchesResponse(BaseModel):

@@ -70,6 +70,14 @@ class Batch(BaseModel):
     skipped_count: int = 0
     duplicates_dropped: int = 0
     suppressed_dropped: int = 0  # numbers on the do-not-call list, left out at create
+    # A batch whose recipients come as an uploaded file (POST /batch-calls/uploads): it stays a
+    # draft while import_status is waiting_for_upload or importing; then it starts (or is
+    # scheduled) if start_after_import, else stays a draft.
+    import_status: str | None = None  # waiting_for_upload, importing, completed, failed
+    import_rows_read: int = 0
+    import_started_at: str | None = None
+    start_after_import: bool = False
+    import_options: dict[str, Any] | None = None  # default_country, skip_invalid
     created_at: str
     updated_at: str
     started_at: str | None = None

@@ -23,7 +23,7 @@ from batchcalls.models.api import (
     RecipientsPageRequest,
     recipient_out,
 )
-from batchcalls.models.domain import Batch, CallerNumber, Recipient
+from batchcalls.models.domain import Account, Batch, CallerNumber, Recipient
 from batchcalls.services import series
 from batchcalls.services.access import get_owned_batch
 from batchcalls.services.context import Context
@@ -35,6 +35,7 @@ from batchcalls.services.runs import continue_run
 class BatchView:
     batch: Batch
     recipients: list[Recipient]
+    import_report: dict[str, Any] | None = None  # batches made from an uploaded file
 
 
 def preview_batch(ctx: Context, account_id: str, request: BatchSpec) -> dict[str, Any]:
@@ -79,34 +80,15 @@ def create_batch_with_report(
     ctx: Context, account_id: str, request: CreateBatchRequest
 ) -> tuple[Batch, RecipientList]:
     """The batch, and the recipient list it was made from (what was left out, and why)."""
-    account = ctx.accounts.get_account(account_id)
-    if account is None:
-        raise NotFound("Account not found")
-    number = active_caller_id(ctx, account_id, request.caller_id)
-    caller_id = number.phone_number
-
-    if request.reserved_concurrency >= account.max_concurrency:
-        message = f"must be below the account's max_concurrency ({account.max_concurrency})"
-        raise InvalidRequest(
-            f"reserved_concurrency {message}", [{"field": "reserved_concurrency", "message": message}]
-        )
-
-    now = ctx.clock()
-    now_iso = iso(now)
+    account, number = checked_account_and_caller(ctx, account_id, request)
+    now_iso = ctx.now_iso()
     batch_id = str(uuid.uuid4())
     listing = recipient_list(request, batch_id, now_iso, ctx.settings.default_region)
     listing.leave_out_suppressed(_suppressed(ctx, account_id, listing.recipients))
     listing.require_valid(request.skip_invalid)
-    recipients, duplicates = listing.recipients, listing.duplicate_rows
-
-    scheduled_at = None
-    if request.scheduled_at:
-        scheduled_at = future_iso(ctx, "scheduled_at", request.scheduled_at)
+    recipients = listing.recipients
 
     recurring = request.recurrence_type != "none"
-    end_date = None
-    if request.recurrence_end_date:
-        end_date = iso(parse_iso_field("recurrence_end_date", request.recurrence_end_date))
     if request.status == "draft":
         status = BatchStatus.DRAFT
     elif recurring:
@@ -115,12 +97,60 @@ def create_batch_with_report(
         status = BatchStatus.SCHEDULED
     else:
         status = BatchStatus.RUNNING
+    batch = new_batch(ctx, request, account, number, batch_id=batch_id, status=status).model_copy(
+        update={
+            "total_recipients": len(recipients),
+            "duplicates_dropped": listing.duplicate_rows,
+            "suppressed_dropped": len(listing.suppressed),
+        }
+    )
+    ctx.batches.create(batch, recipients)
+    if status is BatchStatus.RECURRING:
+        series.spawn_next(ctx, batch)
+        return ctx.batches.get(batch.id) or batch, listing
+    if status is BatchStatus.RUNNING:
+        continue_run(ctx, batch)  # the first pass, or paused until the window opens
+        return ctx.batches.get(batch.id) or batch, listing
+    return batch, listing
 
-    batch = Batch(
+
+def checked_account_and_caller(
+    ctx: Context, account_id: str, request: BatchSpec
+) -> tuple[Account, CallerNumber]:
+    """The account and the request's caller ID, or the error saying what is wrong with them."""
+    account = ctx.accounts.get_account(account_id)
+    if account is None:
+        raise NotFound("Account not found")
+    number = active_caller_id(ctx, account_id, request.caller_id)
+    if request.reserved_concurrency >= account.max_concurrency:
+        message = f"must be below the account's max_concurrency ({account.max_concurrency})"
+        raise InvalidRequest(
+            f"reserved_concurrency {message}", [{"field": "reserved_concurrency", "message": message}]
+        )
+    return account, number
+
+
+def new_batch(
+    ctx: Context,
+    request: BatchSpec,
+    account: Account,
+    number: CallerNumber,
+    *,
+    batch_id: str,
+    status: BatchStatus,
+) -> Batch:
+    """The batch ``request`` describes, in ``status``, with no recipients counted yet."""
+    now_iso = ctx.now_iso()
+    scheduled_at = future_iso(ctx, "scheduled_at", request.scheduled_at) if request.scheduled_at else None
+    recurring = request.recurrence_type != "none"
+    end_date = None
+    if request.recurrence_end_date:
+        end_date = iso(parse_iso_field("recurrence_end_date", request.recurrence_end_date))
+    return Batch(
         id=batch_id,
-        user_id=account_id,
+        user_id=account.id,
         name=request.name,
-        caller_id=caller_id,
+        caller_id=number.phone_number,
         agent_id=request.agent_id or number.agent_id,
         status=status,
         send_now=request.send_now,
@@ -135,9 +165,6 @@ def create_batch_with_report(
         max_concurrency=request.max_concurrency,
         purpose=request.purpose,
         goal=request.goal,
-        total_recipients=len(recipients),
-        duplicates_dropped=duplicates,
-        suppressed_dropped=len(listing.suppressed),
         created_at=now_iso,
         updated_at=now_iso,
         started_at=now_iso if status is BatchStatus.RUNNING else None,
@@ -155,14 +182,6 @@ def create_batch_with_report(
         # Occurrences count from the first run's time: scheduled_at, or now.
         recurrence_anchor_at=(scheduled_at or now_iso) if recurring else None,
     )
-    ctx.batches.create(batch, recipients)
-    if status is BatchStatus.RECURRING:
-        series.spawn_next(ctx, batch)
-        return ctx.batches.get(batch.id) or batch, listing
-    if status is BatchStatus.RUNNING:
-        continue_run(ctx, batch)  # the first pass, or paused until the window opens
-        return ctx.batches.get(batch.id) or batch, listing
-    return batch, listing
 
 
 def _suppressed(ctx: Context, account_id: str, recipients: list[Recipient]) -> set[str]:
@@ -184,7 +203,11 @@ def active_caller_id(ctx: Context, account_id: str, raw: str) -> CallerNumber:
 
 def get_batch(ctx: Context, account_id: str, batch_id: str) -> BatchView:
     batch = get_owned_batch(ctx, account_id, batch_id)
-    return BatchView(batch=batch, recipients=list(ctx.recipients.in_batch(batch_id)))
+    return BatchView(
+        batch=batch,
+        recipients=list(ctx.recipients.in_batch(batch_id)),
+        import_report=ctx.batches.import_report(batch_id) if batch.import_status else None,
+    )
 
 
 def list_batches(

@@ -17,6 +17,7 @@ from batchcalls.store.accounts import AccountStore
 from batchcalls.store.batches import BatchStore
 from batchcalls.store.credits import CreditStore
 from batchcalls.store.dial_queue import DialQueue
+from batchcalls.store.files import FileStore
 from batchcalls.store.idempotency import persistence_layer
 from batchcalls.store.pacing import PaceStore
 from batchcalls.store.recipients import RecipientStore
@@ -59,6 +60,11 @@ class Context:
     @cached_property
     def recipients(self) -> RecipientStore:
         return RecipientStore(self.db, self.settings.table_name)
+
+    @cached_property
+    def files(self) -> FileStore:
+        presigner = aws.presigning_client("s3", self.settings.s3_public_endpoint_url or None)
+        return FileStore(self.s3, presigner, self.settings.files_bucket)
 
     @cached_property
     def suppression(self) -> SuppressionStore:

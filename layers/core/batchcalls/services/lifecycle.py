@@ -84,6 +84,23 @@ def _require_active_caller(ctx: Context, batch: Batch) -> None:
         raise Conflict(f"The caller ID {batch.caller_id} is not an active number of this account")
 
 
+def start_draft(ctx: Context, batch: Batch) -> str:
+    """A draft starts now, or is scheduled when it has a future ``scheduled_at`` and is not
+    sent now; what happened, in a sentence."""
+    if not batch.send_now and batch.scheduled_at and parse_iso(batch.scheduled_at) > ctx.clock():
+        scheduled = ctx.batches.update_status(
+            batch.id,
+            from_statuses=[B.DRAFT],
+            to_status=next_status(batch.status, A.SCHEDULE),
+            set_fields={"due_at": batch.scheduled_at, "updated_at": ctx.now_iso()},
+        )
+        if scheduled is None:
+            raise _changed_meanwhile(batch)
+        return f"Batch scheduled for {batch.scheduled_at}"
+    begin_run(ctx, batch)
+    return "Batch started"
+
+
 def start(ctx: Context, account_id: str, request: StartBatchRequest) -> dict[str, Any]:
     batch = get_owned_batch(ctx, account_id, request.batch_id)
     next_status(batch.status, A.START)  # 409 for a status start does not apply to
@@ -95,18 +112,11 @@ def start(ctx: Context, account_id: str, request: StartBatchRequest) -> dict[str
         begin_run(ctx, batch, statuses=statuses, recipient_ids=ids)
         return {"success": True, "message": "Batch re-started"}
     if batch.status is B.DRAFT:
-        if not batch.send_now and batch.scheduled_at and parse_iso(batch.scheduled_at) > ctx.clock():
-            scheduled = ctx.batches.update_status(
-                batch.id,
-                from_statuses=[B.DRAFT],
-                to_status=next_status(batch.status, A.SCHEDULE),
-                set_fields={"due_at": batch.scheduled_at, "updated_at": ctx.now_iso()},
+        if batch.import_status not in (None, "completed"):
+            raise Conflict(
+                f"Cannot start a batch whose recipient file is not imported (import_status: {batch.import_status})"
             )
-            if scheduled is None:
-                raise _changed_meanwhile(batch)
-            return {"success": True, "message": f"Batch scheduled for {batch.scheduled_at}"}
-        begin_run(ctx, batch)
-        return {"success": True, "message": "Batch started"}
+        return {"success": True, "message": start_draft(ctx, batch)}
     if batch.status is B.SCHEDULED:
         begin_run(ctx, batch)
         return {"success": True, "message": "Batch started"}

@@ -179,6 +179,22 @@ class BatchStore:
             raise
         return batch_from_item(deserialize(resp["Attributes"]))
 
+    def put_import_report(self, batch_id: str, report: dict[str, Any]) -> None:
+        """Kept apart from META, which every dial reads: a report can be tens of kilobytes."""
+        self._db.put_item(
+            TableName=self._table,
+            Item=serialize({"pk": keys.batch_pk(batch_id), "sk": keys.IMPORT_REPORT, "report": report}),
+        )
+
+    def import_report(self, batch_id: str) -> dict[str, Any] | None:
+        resp = self._db.get_item(
+            TableName=self._table,
+            Key=serialize({"pk": keys.batch_pk(batch_id), "sk": keys.IMPORT_REPORT}),
+            ConsistentRead=True,
+        )
+        item = resp.get("Item")
+        return dict(deserialize(item)["report"]) if item else None
+
     def set_counters(self, batch_id: str, counters: dict[str, int], now: str) -> None:
         """Overwrite the counters with values recounted from the recipients."""
         sets = ", ".join(f"#{name} = :{name}" for name in counters)

@@ -16,6 +16,7 @@ def batch_pk(batch_id: str) -> str:
 
 
 BATCH_META = "META"
+IMPORT_REPORT = "IMPORT"  # the report of an uploaded file's import, beside the batch's META
 PROFILE = "PROFILE"
 CREDITS = "CREDITS"
 SLOTS = "SLOTS"

@@ -1,0 +1,28 @@
+"""Import queue (S3 "object created" events of uploaded recipient files) → stream each file
+into its batch; a failed record is reported back for redelivery."""
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from batchcalls.services.context import get_context
+from batchcalls.services.uploads import handle_s3_event
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def record_handler(record: SQSRecord) -> list[str]:
+    # S3 also sends one "s3:TestEvent" (no Records) when the notification is set up.
+    return handle_s3_event(get_context(), json.loads(record.body))
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

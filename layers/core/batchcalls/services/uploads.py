@@ -1,0 +1,296 @@
+"""Recipient lists too big for a request: ``POST /batch-calls/uploads`` makes a draft batch and
+a presigned S3 URL; the uploaded file's S3 event (through the import queue) streams it into the
+batch — constant memory apart from the numbers seen for duplicates — which then starts, is
+scheduled or stays a draft, as the upload request asked.
+
+A file with invalid rows imports nothing unless the request said ``skip_invalid`` (a first
+pass only validates; the second writes). Recipients get the keys of their place among the
+valid rows, so an import run again (a redelivered event, a retry after a crash) writes the
+same items: it is idempotent. The batch's ``import_status`` moves waiting_for_upload →
+importing → completed | failed by conditional writes; the report is kept beside the batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+from urllib.parse import unquote_plus
+
+import phonenumbers
+
+from batchcalls.domain.clock import iso, parse_iso
+from batchcalls.domain.csv_import import CsvFileError, CsvRecipient, DuplicateRow, RowError, iter_rows
+from batchcalls.domain.errors import InvalidRequest
+from batchcalls.domain.lifecycle import BatchStatus
+from batchcalls.models.api import UploadBatchRequest, batch_out
+from batchcalls.models.domain import Batch, Recipient
+from batchcalls.services.batches import checked_account_and_caller, new_batch
+from batchcalls.services.context import Context
+from batchcalls.services.lifecycle import start_draft
+from batchcalls.store.files import parse_upload_key, upload_key
+
+logger = logging.getLogger(__name__)
+
+WAITING, IMPORTING, COMPLETED, FAILED = "waiting_for_upload", "importing", "completed", "failed"
+CSV_CONTENT_TYPE = "text/csv"
+MAX_REPORTED = 500  # invalid rows, duplicates and suppressed numbers listed (all are counted)
+WRITE_CHUNK = 500  # recipients checked against the suppression list and written together
+# An import still "importing" this long after it began died with its Lambda (15 min at most):
+# a redelivered event takes it over.
+STALE_IMPORT = timedelta(minutes=16)
+
+
+def create_upload(ctx: Context, account_id: str, request: UploadBatchRequest) -> dict[str, Any]:
+    account, number = checked_account_and_caller(ctx, account_id, request)
+    if request.default_country:
+        _check_region(request.default_country)
+    batch = new_batch(ctx, request, account, number, batch_id=str(uuid.uuid4()), status=BatchStatus.DRAFT)
+    batch = batch.model_copy(
+        update={
+            "import_status": WAITING,
+            "start_after_import": request.status != "draft",
+            # Remembered for the import, which has no request to read them from.
+            "import_options": {
+                "default_country": (request.default_country or ctx.settings.default_region).upper(),
+                "skip_invalid": request.skip_invalid,
+            },
+        }
+    )
+    ctx.batches.create(batch, [])
+    expires = ctx.settings.upload_url_expires_seconds
+    url = ctx.files.presign_put(upload_key(account_id, batch.id), CSV_CONTENT_TYPE, expires)
+    return {
+        "batch": batch_out(batch),
+        "upload": {
+            "url": url,
+            "method": "PUT",
+            "headers": {"Content-Type": CSV_CONTENT_TYPE},
+            "expires_at": iso(ctx.clock() + timedelta(seconds=expires)),
+            "max_bytes": ctx.settings.max_upload_bytes,
+        },
+    }
+
+
+def _check_region(code: str) -> None:
+    if code.upper() not in phonenumbers.SUPPORTED_REGIONS:
+        message = f"'{code}' is not a region code (e.g. US, GB)"
+        raise InvalidRequest(f"default_country {message}", [{"field": "default_country", "message": message}])
+
+
+@dataclass
+class ImportReport:
+    total_rows: int = 0
+    valid: int = 0
+    invalid_rows: int = 0
+    invalid: list[dict[str, Any]] = field(default_factory=list)
+    duplicate_rows: int = 0
+    duplicates: list[dict[str, Any]] = field(default_factory=list)
+    suppressed_rows: int = 0
+    suppressed: list[str] = field(default_factory=list)
+    error: str | None = None  # the whole file was unreadable (encoding, header, size)
+    _last_invalid_row: int = 0
+
+    def add_invalid(self, error: RowError) -> None:
+        if error.row != self._last_invalid_row:  # a row with several problems counts once
+            self.invalid_rows += 1
+            self.total_rows += 1
+            self._last_invalid_row = error.row
+        if len(self.invalid) < MAX_REPORTED:
+            self.invalid.append({"row": error.row, "column": error.column, "reason": error.reason})
+
+    def add_duplicate(self, duplicate: DuplicateRow) -> None:
+        self.duplicate_rows += 1
+        self.total_rows += 1
+        if len(self.duplicates) < MAX_REPORTED:
+            self.duplicates.append(
+                {
+                    "row": duplicate.row,
+                    "phone_number": duplicate.phone_number,
+                    "first_row": duplicate.first_row,
+                }
+            )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+
+
+def handle_s3_event(ctx: Context, event: dict[str, Any]) -> list[str]:
+    """An S3 event notification (as the import queue delivers it): import every upload it names."""
+    outcomes = []
+    for record in event.get("Records", []):
+        if not str(record.get("eventName", "")).startswith("ObjectCreated"):
+            continue
+        # S3 event keys are URL-encoded (with + for a space).
+        outcomes.append(import_upload(ctx, unquote_plus(record["s3"]["object"]["key"])))
+    return outcomes
+
+
+def import_upload(ctx: Context, key: str) -> str:
+    parsed = parse_upload_key(key)
+    if parsed is None:
+        return "not_an_upload"
+    account_id, batch_id = parsed
+    batch = _begin(ctx, account_id, batch_id)
+    if batch is None:
+        return "nothing_to_do"
+    options = batch.import_options or {}
+    region = str(options.get("default_country") or ctx.settings.default_region)
+    skip_invalid = bool(options.get("skip_invalid"))
+    report = ImportReport()
+    try:
+        if ctx.files.size(key) > ctx.settings.max_upload_bytes:
+            report.error = f"the file is larger than {ctx.settings.max_upload_bytes} bytes"
+        elif not skip_invalid:
+            report = _validate(ctx, key, region)
+        if report.error is None and (skip_invalid or not report.invalid_rows):
+            report = _write(ctx, batch, key, region)
+    except CsvFileError as exc:
+        report.error = str(exc)
+    except ImportAbandoned:
+        return "abandoned"
+    if report.error is None and report.invalid_rows and not skip_invalid:
+        report.error = (
+            f"{report.invalid_rows} invalid rows (send skip_invalid: true to import the valid ones)"
+        )
+    if report.error is None and not report.valid:
+        report.error = "the file has no valid recipient"
+    return _finish(ctx, batch, report)
+
+
+def _begin(ctx: Context, account_id: str, batch_id: str) -> Batch | None:
+    """Take the import (waiting → importing, or a stale importing one over); None when it is
+    not ours to do: no such batch of that account, already imported, or cancelled."""
+    batch = ctx.batches.get(batch_id)
+    if batch is None or batch.user_id != account_id or batch.status is not BatchStatus.DRAFT:
+        return None
+    now_iso = ctx.now_iso()
+    if batch.import_status == WAITING:
+        expect: dict[str, Any] = {"import_status": WAITING}
+    elif (
+        batch.import_status == IMPORTING
+        and batch.import_started_at
+        and parse_iso(batch.import_started_at) < ctx.clock() - STALE_IMPORT
+    ):
+        expect = {"import_status": IMPORTING, "import_started_at": batch.import_started_at}
+    else:
+        return None  # done, failed, or another import of this file is running now
+    return ctx.batches.update_status(
+        batch_id,
+        from_statuses=[BatchStatus.DRAFT],
+        to_status=BatchStatus.DRAFT,
+        set_fields={
+            "import_status": IMPORTING,
+            "import_started_at": now_iso,
+            "import_rows_read": 0,
+            "updated_at": now_iso,
+        },
+        expect=expect,
+    )
+
+
+def _validate(ctx: Context, key: str, region: str) -> ImportReport:
+    report = ImportReport()
+    for result in iter_rows(ctx.files.chunks(key), region):
+        if type(result) is RowError:
+            report.add_invalid(result)
+        elif type(result) is DuplicateRow:
+            report.add_duplicate(result)
+        else:
+            report.total_rows += 1
+            report.valid += 1
+    return report
+
+
+def _write(ctx: Context, batch: Batch, key: str, region: str) -> ImportReport:
+    report = ImportReport()
+    pending: list[CsvRecipient] = []
+
+    def flush() -> None:
+        suppressed = ctx.suppression.suppressed(batch.user_id, (r.phone_number for r in pending))
+        recipients = []
+        for row in pending:
+            if row.phone_number in suppressed:
+                report.suppressed_rows += 1
+                if len(report.suppressed) < MAX_REPORTED:
+                    report.suppressed.append(row.phone_number)
+                continue
+            report.valid += 1
+            recipients.append(_recipient(batch.id, report.valid, row))
+        ctx.batches.put_recipients(recipients)
+        pending.clear()
+        _progress(ctx, batch, report.total_rows)
+
+    for result in iter_rows(ctx.files.chunks(key), region):
+        if type(result) is CsvRecipient:
+            report.total_rows += 1
+            pending.append(result)
+            if len(pending) >= WRITE_CHUNK:
+                flush()
+        elif type(result) is RowError:
+            report.add_invalid(result)
+        elif type(result) is DuplicateRow:
+            report.add_duplicate(result)
+    flush()
+    return report
+
+
+def _recipient(batch_id: str, seq: int, row: CsvRecipient) -> Recipient:
+    # The id is derived from the batch and the place, so an import run again writes the
+    # very same item.
+    return Recipient(
+        batch_id=batch_id,
+        seq=seq,
+        id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"batchcalls:{batch_id}:{seq}")),
+        phone_number=row.phone_number,
+        name=row.name,
+        sort_order=seq - 1,
+        timezone=row.timezone,
+        variables=dict(row.variables),
+    )
+
+
+class ImportAbandoned(Exception):
+    """The batch was cancelled (or its import taken over) while the file was being read."""
+
+
+def _progress(ctx: Context, batch: Batch, rows_read: int) -> None:
+    moved = ctx.batches.update_status(
+        batch.id,
+        from_statuses=[BatchStatus.DRAFT],
+        to_status=BatchStatus.DRAFT,
+        set_fields={"import_rows_read": rows_read},
+        expect={"import_status": IMPORTING, "import_started_at": batch.import_started_at},
+    )
+    if moved is None:
+        raise ImportAbandoned(batch.id)
+
+
+def _finish(ctx: Context, batch: Batch, report: ImportReport) -> str:
+    ctx.batches.put_import_report(batch.id, report.as_dict())
+    now_iso = ctx.now_iso()
+    fields: dict[str, Any] = {"import_status": FAILED if report.error else COMPLETED, "updated_at": now_iso}
+    if not report.error:
+        fields.update(
+            total_recipients=report.valid,
+            duplicates_dropped=report.duplicate_rows,
+            suppressed_dropped=report.suppressed_rows,
+            import_rows_read=report.total_rows,
+        )
+    done = ctx.batches.update_status(
+        batch.id,
+        from_statuses=[BatchStatus.DRAFT],
+        to_status=BatchStatus.DRAFT,
+        set_fields=fields,
+        expect={"import_status": IMPORTING, "import_started_at": batch.import_started_at},
+    )
+    if done is None:
+        return "abandoned"
+    if report.error:
+        logger.info("import of batch %s failed: %s", batch.id, report.error)
+        return FAILED
+    if done.start_after_import:
+        start_draft(ctx, done)
+    return COMPLETED

@@ -1,0 +1,137 @@
+"""The import of an uploaded recipient file (real S3 and DynamoDB semantics from moto): the
+import is idempotent, a stale import is taken over, a cancelled batch stops its import, and
+suppressed numbers are left out and reported."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from batchcalls.config import get_settings
+from batchcalls.domain.lifecycle import BatchStatus
+from batchcalls.models.api import UploadBatchRequest
+from batchcalls.services import uploads
+from batchcalls.services.context import Context
+from batchcalls.services.lifecycle import cancel
+from batchcalls.store.files import parse_upload_key, upload_key
+from local.seed import DEMO_ACCOUNT_ID
+from local.stack import OfflineStack
+from tests.helpers import AUTH_TOKEN, Clock, FakeProvider, SfnSpy
+
+
+@pytest.fixture(scope="module")
+def stack(quiet_stack: OfflineStack) -> Iterator[OfflineStack]:
+    # These tests run the import themselves: the stack's importer would race them.
+    for poller in quiet_stack._pollers:
+        if poller.function == "ImporterFunction":
+            poller.stop()
+    yield quiet_stack
+
+
+@pytest.fixture
+def ctx(stack: OfflineStack) -> Context:
+    context = Context(settings=get_settings())
+    context._provider = FakeProvider(AUTH_TOKEN)
+    context.__dict__["sfn"] = SfnSpy(context.sfn)
+    return context
+
+
+def draft_upload(ctx: Context, text: str, **extra: object) -> str:
+    request = UploadBatchRequest.model_validate(
+        {"name": "up", "caller_id": "+16045551234", "status": "draft", **extra}
+    )
+    batch_id = str(uploads.create_upload(ctx, DEMO_ACCOUNT_ID, request)["batch"]["id"])
+    ctx.s3.put_object(Bucket=ctx.files.bucket, Key=upload_key(DEMO_ACCOUNT_ID, batch_id), Body=text.encode())
+    return batch_id
+
+
+ROWS = "phone,name\n" + "".join(f"+1415555{7100 + n},R{n}\n" for n in range(1200))
+
+
+def test_an_import_run_twice_writes_the_same_recipients_once(ctx: Context) -> None:
+    batch_id = draft_upload(ctx, ROWS)
+    key = upload_key(DEMO_ACCOUNT_ID, batch_id)
+    assert uploads.import_upload(ctx, key) == "completed"
+    first = [(r.sk, r.id, r.phone_number) for r in ctx.recipients.in_batch(batch_id)]
+    assert uploads.import_upload(ctx, key) == "nothing_to_do"  # a redelivered event
+
+    batch = ctx.batches.get(batch_id)
+    assert batch is not None and batch.status is BatchStatus.DRAFT  # status "draft" was asked
+    assert batch.total_recipients == 1200 and batch.import_rows_read == 1200
+    assert len(first) == 1200 and first[0][2] == "+14155557100" and first[-1][2] == "+14155558299"
+
+    # A crashed import (still "importing" long after it began) is taken over and redone:
+    # the same keys and ids, nothing added.
+    ctx.batches.update_status(
+        batch_id,
+        from_statuses=[BatchStatus.DRAFT],
+        to_status=BatchStatus.DRAFT,
+        set_fields={"import_status": "importing", "import_started_at": "2000-01-01T00:00:00.000Z"},
+    )
+    assert uploads.import_upload(ctx, key) == "completed"
+    assert [(r.sk, r.id, r.phone_number) for r in ctx.recipients.in_batch(batch_id)] == first
+
+
+def test_an_import_running_now_is_not_started_twice(ctx: Context) -> None:
+    clock = Clock(ctx.clock())
+    ctx.clock = clock
+    batch_id = draft_upload(ctx, ROWS)
+    ctx.batches.update_status(
+        batch_id,
+        from_statuses=[BatchStatus.DRAFT],
+        to_status=BatchStatus.DRAFT,
+        set_fields={"import_status": "importing", "import_started_at": ctx.now_iso()},
+    )
+    clock.now += timedelta(minutes=5)
+    assert uploads.import_upload(ctx, upload_key(DEMO_ACCOUNT_ID, batch_id)) == "nothing_to_do"
+
+
+def test_a_batch_cancelled_during_its_import_stops_it(ctx: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    batch_id = draft_upload(ctx, ROWS)
+    real_put = ctx.batches.put_recipients
+    calls = 0
+
+    def cancel_after_first_chunk(recipients: object) -> None:
+        nonlocal calls
+        calls += 1
+        real_put(recipients)  # type: ignore[arg-type]
+        if calls == 1:
+            cancel(ctx, DEMO_ACCOUNT_ID, batch_id)
+
+    monkeypatch.setattr(ctx.batches, "put_recipients", cancel_after_first_chunk)
+    assert uploads.import_upload(ctx, upload_key(DEMO_ACCOUNT_ID, batch_id)) == "abandoned"
+    batch = ctx.batches.get(batch_id)
+    assert batch is not None and batch.status is BatchStatus.CANCELLED
+    assert calls == 1  # no chunk after the cancel
+
+
+def test_suppressed_numbers_are_left_out_and_reported(ctx: Context) -> None:
+    ctx.suppression.add(DEMO_ACCOUNT_ID, ["+14155557105", "+14155558000"], ctx.now_iso())
+    batch_id = draft_upload(ctx, ROWS)
+    assert uploads.import_upload(ctx, upload_key(DEMO_ACCOUNT_ID, batch_id)) == "completed"
+    batch = ctx.batches.get(batch_id)
+    assert batch is not None and batch.total_recipients == 1198 and batch.suppressed_dropped == 2
+    numbers = [r.phone_number for r in ctx.recipients.in_batch(batch_id)]
+    assert "+14155557105" not in numbers and "+14155558000" not in numbers
+    assert [r.seq for r in ctx.recipients.in_batch(batch_id)] == list(range(1, 1199))  # dense keys
+    report = ctx.batches.import_report(batch_id)
+    assert report is not None and report["suppressed"] == ["+14155557105", "+14155558000"]
+    ctx.suppression.remove(DEMO_ACCOUNT_ID, "+14155557105")
+    ctx.suppression.remove(DEMO_ACCOUNT_ID, "+14155558000")
+
+
+def test_an_unreadable_file_fails_the_import_with_the_reason(ctx: Context) -> None:
+    batch_id = draft_upload(ctx, "name,account\nA,1\n")
+    assert uploads.import_upload(ctx, upload_key(DEMO_ACCOUNT_ID, batch_id)) == "failed"
+    batch = ctx.batches.get(batch_id)
+    report = ctx.batches.import_report(batch_id)
+    assert batch is not None and batch.import_status == "failed" and batch.total_recipients == 0
+    assert report is not None and "phone" in report["error"]
+
+
+def test_upload_keys_name_their_account_and_batch() -> None:
+    assert parse_upload_key(upload_key("acct-1", "b-2")) == ("acct-1", "b-2")
+    for other in ("exports/acct/b.csv", "uploads/acct/b.txt", "uploads/b.csv", "uploads//b.csv"):
+        assert parse_upload_key(other) is None

@@ -3,7 +3,8 @@
 * **Atomic item writes.** DynamoDB evaluates a condition and applies the write atomically per
   item (and per transaction). moto's in-memory backend reads, checks and writes without a lock,
   so with the offline stack's many threads two conditional writes could both succeed — a race
-  real DynamoDB never has. One lock around the backend's item operations restores that.
+  real DynamoDB never has. One lock around every DynamoDB request restores that (and keeps a
+  response from being built from an item another thread is changing).
 * **Fast item responses.** moto 5.2 serialises every response by walking botocore's shape
   model, ~4 ms of CPU for a GetItem; item operations already hold wire-format JSON, so they
   are dumped directly. (The whole stack shares one interpreter, so this CPU is the offline
@@ -103,7 +104,11 @@ def _count_request_units() -> None:
         elif action == "BatchWriteItem":
             REQUEST_UNITS["write"] += sum(len(v) for v in body.get("RequestItems", {}).values())
         REQUEST_UNITS[action] += 1
-        return original(self)
+        # The whole request under the item lock: moto builds a response from the live item
+        # after the backend call returned, and a write in another thread changing that item
+        # meanwhile broke it ("dictionary changed size during iteration" → a 502).
+        with _LOCK:
+            return original(self)
 
     DynamoHandler.call_action = call_action  # type: ignore[method-assign]
 

@@ -93,10 +93,10 @@ def test_a_batch_cancelled_during_its_import_stops_it(ctx: Context, monkeypatch:
     real_put = ctx.batches.put_recipients
     calls = 0
 
-    def cancel_after_first_chunk(recipients: object) -> None:
+    def cancel_after_first_chunk(recipients: object, workers: int = 1) -> None:
         nonlocal calls
         calls += 1
-        real_put(recipients)  # type: ignore[arg-type]
+        real_put(recipients, workers)  # type: ignore[arg-type]
         if calls == 1:
             cancel(ctx, DEMO_ACCOUNT_ID, batch_id)
 

@@ -38,6 +38,9 @@ WAITING, IMPORTING, COMPLETED, FAILED = "waiting_for_upload", "importing", "comp
 CSV_CONTENT_TYPE = "text/csv"
 MAX_REPORTED = 500  # invalid rows, duplicates and suppressed numbers listed (all are counted)
 WRITE_CHUNK = 500  # recipients checked against the suppression list and written together
+# Chunks of 25 written at once: a million rows are 40,000 BatchWriteItem calls, too slow for a
+# 15-minute Lambda one after another.
+WRITE_WORKERS = 8
 # An import still "importing" this long after it began died with its Lambda (15 min at most):
 # a redelivered event takes it over.
 STALE_IMPORT = timedelta(minutes=16)
@@ -207,9 +210,11 @@ def _validate(ctx: Context, key: str, region: str) -> ImportReport:
 def _write(ctx: Context, batch: Batch, key: str, region: str) -> ImportReport:
     report = ImportReport()
     pending: list[CsvRecipient] = []
+    has_list = ctx.suppression.any(batch.user_id)  # most accounts: no lookups at all
 
     def flush() -> None:
-        suppressed = ctx.suppression.suppressed(batch.user_id, (r.phone_number for r in pending))
+        numbers = (r.phone_number for r in pending)
+        suppressed = ctx.suppression.suppressed(batch.user_id, numbers) if has_list else set()
         recipients = []
         for row in pending:
             if row.phone_number in suppressed:
@@ -219,7 +224,7 @@ def _write(ctx: Context, batch: Batch, key: str, region: str) -> ImportReport:
                 continue
             report.valid += 1
             recipients.append(_recipient(batch.id, report.valid, row))
-        ctx.batches.put_recipients(recipients)
+        ctx.batches.put_recipients(recipients, workers=WRITE_WORKERS)
         pending.clear()
         _progress(ctx, batch, report.total_rows)
 

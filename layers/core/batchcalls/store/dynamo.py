@@ -10,6 +10,7 @@ import json
 import random
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -115,14 +116,24 @@ def transact_write(client: Any, items: list[dict[str, Any]]) -> None:
 BATCH_WRITE_SIZE = 25  # DynamoDB's limit per BatchWriteItem
 
 
-def batch_write(client: Any, table: str, requests: Sequence[dict[str, Any]]) -> None:
-    """Put/Delete requests in chunks of 25, resending what DynamoDB left unprocessed."""
-    for start in range(0, len(requests), BATCH_WRITE_SIZE):
-        pending: dict[str, Any] = {table: list(requests[start : start + BATCH_WRITE_SIZE])}
-        delay = 0.05
-        while pending:
-            resp = client.batch_write_item(RequestItems=pending)
-            pending = resp.get("UnprocessedItems") or {}
-            if pending:  # throttled: back off and send only what was not written
-                time.sleep(delay)
-                delay = min(delay * 2, 2.0)
+def batch_write(client: Any, table: str, requests: Sequence[dict[str, Any]], workers: int = 1) -> None:
+    """Put/Delete requests in chunks of 25, resending what DynamoDB left unprocessed;
+    ``workers`` > 1 sends the chunks concurrently (boto3 clients are thread-safe)."""
+    chunks = [list(requests[i : i + BATCH_WRITE_SIZE]) for i in range(0, len(requests), BATCH_WRITE_SIZE)]
+    if workers > 1 and len(chunks) > 1:
+        with ThreadPoolExecutor(max_workers=min(workers, len(chunks))) as pool:
+            list(pool.map(lambda chunk: _write_chunk(client, table, chunk), chunks))
+        return
+    for chunk in chunks:
+        _write_chunk(client, table, chunk)
+
+
+def _write_chunk(client: Any, table: str, chunk: list[dict[str, Any]]) -> None:
+    pending: dict[str, Any] = {table: chunk}
+    delay = 0.05
+    while pending:
+        resp = client.batch_write_item(RequestItems=pending)
+        pending = resp.get("UnprocessedItems") or {}
+        if pending:  # throttled: back off and send only what was not written
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)

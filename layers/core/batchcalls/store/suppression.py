@@ -61,6 +61,17 @@ class SuppressionStore:
         )
         return bool(resp.get("Attributes"))
 
+    def any(self, account_id: str) -> bool:
+        """Whether the account has a suppression list at all (one key read)."""
+        resp = self._db.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :p)",
+            ExpressionAttributeValues=values(pk=keys.account_pk(account_id), p=keys.DNC_PREFIX),
+            ProjectionExpression="pk",
+            Limit=1,
+        )
+        return bool(resp.get("Items"))
+
     def suppressed(self, account_id: str, numbers: Iterable[str]) -> set[str]:
         """Which of ``numbers`` are on the account's list."""
         wanted = list(dict.fromkeys(numbers))

@@ -297,9 +297,13 @@ class Bench:
         report, elapsed = timed(lambda: _validate(self.ctx, key, "US"))
         return report.total_rows, elapsed
 
-    def export(self, batch_id: str, trace: bool) -> tuple[dict[str, Any], float, Traced | None, int]:
+    def export(
+        self, batch_id: str, trace: bool
+    ) -> tuple[dict[str, Any], float, Traced | None, int, Counter[str]]:
         from batchcalls.services.export import export_batch
+        from local import moto_tuning
 
+        units = Counter(moto_tuning.REQUEST_UNITS)
         memory = None
         if trace:
             result, elapsed, memory = traced(lambda: export_batch(self.ctx, self.account_id, batch_id))
@@ -313,7 +317,7 @@ class Bench:
             Bucket=self.ctx.settings.files_bucket, Prefix=f"exports/{self.account_id}/{batch_id}/"
         )
         newest = max(listing["Contents"], key=lambda o: o["LastModified"])
-        return result, elapsed, memory, int(newest["Size"])
+        return result, elapsed, memory, int(newest["Size"]), moto_tuning.REQUEST_UNITS - units
 
 
 def describe_import(

@@ -393,14 +393,19 @@ def run_stack(args: argparse.Namespace) -> None:
         )
 
         print(f"\nexport of the {rows:,}-recipient batch (export_batch → spooled CSV → S3)")
-        result, elapsed, _, size = bench.export(clean_batch.id, trace=False)
+        result, elapsed, _, size, units = bench.export(clean_batch.id, trace=False)
         assert result["rows"] == rows, result["rows"]
-        _, traced_time, memory, _ = bench.export(clean_batch.id, trace=True)
+        _, traced_time, memory, _, _ = bench.export(clean_batch.id, trace=True)
         assert memory is not None
         print(
             f"  export {rows:,} rows: {elapsed:.1f} s, {rows / elapsed:,.0f} rows/s, "
-            f"peak alloc {memory.peak / MIB:.0f} MiB (traced run of {traced_time:.1f} s), "
-            f"CSV {size / MIB:.1f} MiB in S3 ({size / rows:.0f} B/row), maxrss {max_rss_bytes() / MIB:.0f} MiB"
+            f"peak alloc {memory.peak / MIB:.0f} MiB (retained {memory.retained / MIB:.0f} MiB), "
+            f"CSV {size / MIB:.1f} MiB in S3 ({size / rows:.0f} B/row), "
+            f"maxrss {max_rss_bytes() / MIB:.0f} MiB"
+        )
+        print(
+            f"    {units['Query']:,} Query pages ({rows / max(units['Query'], 1):,.0f} recipients each), "
+            f"{elapsed / max(units['Query'], 1):.2f} s per page; the traced run took {traced_time:.1f} s"
         )
     finally:
         bench.stop()
@@ -411,8 +416,8 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rows", type=int, default=100_000, help="rows imported and exported")
-    parser.add_argument("--big-rows", type=int, default=1_000_000, help="rows of the streamed file (part 3)")
-    parser.add_argument("--skip-big", action="store_true", help="leave out part 3")
+    parser.add_argument("--big-rows", type=int, default=1_000_000, help="rows of the streamed file")
+    parser.add_argument("--skip-big", action="store_true", help="leave out the streamed file")
     parser.add_argument(
         "--profile", action="store_true", help="cProfile the timed import and export runs (slower)"
     )

@@ -120,3 +120,24 @@ def test_an_upload_request_with_recipients_is_refused(client: Client) -> None:
         timeout=10,
     )
     assert resp.status_code == 400 and "uploaded file" in resp.json()["error"]
+
+
+def test_get_lists_the_first_thousand_recipients_and_pages_the_rest(client: Client) -> None:
+    numbers = [f"+1212555{n:04d}" for n in range(1005)]
+    created = client.action(
+        "create",
+        name="big",
+        caller_id="+16045551234",
+        status="draft",
+        recipients=[{"phone_number": n} for n in numbers],
+    )
+    assert created.status_code == 200, created.text
+    batch_id = created.json()["batch"]["id"]
+    view = client.get(batch_id)
+    assert len(view["recipients"]) == 1000 and view["batch"]["counts"]["pending"] == 1005
+    rest = client.session.get(
+        f"{client.base}/batch-calls/{batch_id}/recipients",
+        params={"cursor": view["recipients_next_cursor"]},
+        timeout=10,
+    ).json()
+    assert [r["phone_number"] for r in view["recipients"] + rest["recipients"]] == numbers

@@ -25,7 +25,6 @@ from batchcalls.models.api import (
     UpdateBatchRequest,
     batch_out,
     recipient_out,
-    status_counts,
 )
 from batchcalls.services import account, batches, idempotency, lifecycle, series
 from batchcalls.services.context import Context
@@ -54,9 +53,9 @@ def _preview(ctx: Context, account_id: str, request: PreviewBatchRequest) -> dic
 
 
 def _get(ctx: Context, account_id: str, request: GetBatchRequest) -> dict[str, Any]:
-    view = batches.get_batch(ctx, account_id, request.batch_id)
+    view = batches.get_batch(ctx, account_id, request.batch_id, with_recipients=True)
     out: dict[str, Any] = {
-        "batch": batch_out(view.batch, status_counts(view.recipients)),
+        "batch": batch_out(view.batch, view.counts),
         "recipients": [recipient_out(r) for r in view.recipients],
         "runs": (
             [batch_out(run) for run in ctx.batches.runs_of(view.batch.id)[:RUNS_IN_GET]]
@@ -64,6 +63,8 @@ def _get(ctx: Context, account_id: str, request: GetBatchRequest) -> dict[str, A
             else None
         ),
     }
+    if view.recipients_next_cursor:
+        out["recipients_next_cursor"] = view.recipients_next_cursor
     if view.batch.import_status:
         out["import_report"] = view.import_report
     return out

@@ -34,7 +34,6 @@ from batchcalls.models.api import (
     UploadResponse,
     _RecipientStatusName,
     batch_out,
-    status_counts,
 )
 from batchcalls.services import account, batches, export, idempotency, suppression, uploads
 from batchcalls.services.context import get_context
@@ -177,7 +176,7 @@ def build_app() -> APIGatewayRestResolver:
     )
     def get_batch(batch_id: str) -> Response[str]:
         view = batches.get_batch(get_context(), account_id(), batch_id)
-        out: dict[str, Any] = {"batch": batch_out(view.batch, status_counts(view.recipients))}
+        out: dict[str, Any] = {"batch": batch_out(view.batch, view.counts)}
         if view.batch.import_status:
             out["import_report"] = view.import_report
         return _json(200, out)

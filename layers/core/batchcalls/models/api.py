@@ -525,6 +525,10 @@ class GetBatchResponse(BaseModel):
     batch: BatchOut
     recipients: list[RecipientOut]
     runs: list[BatchOut] | None
+    recipients_next_cursor: str | None = Field(
+        default=None,
+        description="more than 1,000 recipients: the rest at GET /batch-calls/{id}/recipients?cursor=…",
+    )
     import_report: dict[str, Any] | None = Field(
         default=None, description="batches from an uploaded file: the import's report (when it ended)"
     )

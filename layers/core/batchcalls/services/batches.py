@@ -34,8 +34,15 @@ from batchcalls.services.runs import continue_run
 @dataclass
 class BatchView:
     batch: Batch
-    recipients: list[Recipient]
+    counts: dict[str, int]  # recipients per status
+    recipients: list[Recipient]  # the first ones (all of them up to RECIPIENTS_IN_GET)
+    recipients_next_cursor: str | None = None  # continue at GET /batch-calls/{id}/recipients
     import_report: dict[str, Any] | None = None  # batches made from an uploaded file
+
+
+# ``get`` lists a batch's recipients with it, as Magpipe's does; past this many the answer
+# would outgrow an API response (6 MB), so the rest are paged by the recipients route.
+RECIPIENTS_IN_GET = 1000
 
 
 def preview_batch(ctx: Context, account_id: str, request: BatchSpec) -> dict[str, Any]:
@@ -201,13 +208,24 @@ def active_caller_id(ctx: Context, account_id: str, raw: str) -> CallerNumber:
     return number
 
 
-def get_batch(ctx: Context, account_id: str, batch_id: str) -> BatchView:
+def get_batch(ctx: Context, account_id: str, batch_id: str, *, with_recipients: bool = False) -> BatchView:
     batch = get_owned_batch(ctx, account_id, batch_id)
+    recipients: list[Recipient] = []
+    last: str | None = None
+    if with_recipients:
+        recipients, last = ctx.recipients.page(batch_id, limit=RECIPIENTS_IN_GET)
     return BatchView(
         batch=batch,
-        recipients=list(ctx.recipients.in_batch(batch_id)),
+        counts=ctx.recipients.status_counts(batch_id),
+        recipients=recipients,
+        recipients_next_cursor=_cursor(last) if last else None,
         import_report=ctx.batches.import_report(batch_id) if batch.import_status else None,
     )
+
+
+def _cursor(sort_key: str) -> str:
+    # The recipients route's cursor: the sort key to continue after.
+    return base64.urlsafe_b64encode(sort_key.encode()).decode()
 
 
 def list_batches(
@@ -268,7 +286,7 @@ def recipients_page(
     )
     return {
         "recipients": [recipient_out(r) for r in found],
-        "next_cursor": base64.urlsafe_b64encode(last.encode()).decode() if last else None,
+        "next_cursor": _cursor(last) if last else None,
         "server_time": server_time,
     }
 

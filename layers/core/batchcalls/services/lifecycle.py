@@ -10,7 +10,7 @@ from batchcalls.domain.clock import iso, parse_iso
 from batchcalls.domain.errors import Conflict, InvalidRequest
 from batchcalls.domain.lifecycle import BatchAction, BatchStatus, is_rerun, next_status
 from batchcalls.domain.recipient_status import FAILED_OUTCOMES, TERMINAL, RecipientStatus
-from batchcalls.models.api import StartBatchRequest, UpdateBatchRequest, status_counts
+from batchcalls.models.api import StartBatchRequest, UpdateBatchRequest
 from batchcalls.models.domain import Batch
 from batchcalls.models.messages import RunPass
 from batchcalls.services import series
@@ -68,7 +68,7 @@ def begin_run(
 
 
 def recount(ctx: Context, batch_id: str) -> dict[str, int]:
-    counts = status_counts(list(ctx.recipients.in_batch(batch_id)))
+    counts = ctx.recipients.status_counts(batch_id)
     counters = {
         "completed_count": counts[RecipientStatus.COMPLETED.value],
         "failed_count": sum(counts[s.value] for s in FAILED_OUTCOMES),

@@ -99,6 +99,22 @@ class RecipientStore:
         ):
             yield recipient_from_item(item)
 
+    def status_counts(self, batch_id: str) -> dict[str, int]:
+        """Recipients per status, every status present (0 when none), reading only the status
+        attribute of each item: a small response even for a million recipients."""
+        counts = {status.value: 0 for status in RecipientStatus}
+        for item in query_all(
+            self._db,
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :r)",
+            ExpressionAttributeValues=values(pk=keys.batch_pk(batch_id), r="R#"),
+            ExpressionAttributeNames={"#s": "status"},
+            ProjectionExpression="#s",
+            ConsistentRead=True,
+        ):
+            counts[str(item["status"])] += 1
+        return counts
+
     def stuck_calls(self, now_iso: str) -> list[InflightRef]:
         """Recipients still in a call past their ``stuck_after`` time, from the due index."""
         refs: list[InflightRef] = []

@@ -571,7 +571,10 @@ class ActionResult(BaseModel):
     model_config = ConfigDict(extra="forbid")
     success: bool
     message: str
-    skipped: int | None = None
+    skipped: int | None = Field(default=None, description="cancel: pending recipients skipped so far")
+    skipping_in_background: bool | None = Field(
+        default=None, description="cancel of a big list: the scheduler skips the rest within minutes"
+    )
     cancelled_children: int | None = Field(default=None, description="cancel of a recurring parent")
 
 

@@ -17,6 +17,9 @@ from batchcalls.services import series
 from batchcalls.services.batches import active_caller_id, future_iso, get_owned_batch, parse_iso_field
 from batchcalls.services.context import Context
 from batchcalls.services.runs import continue_run
+from batchcalls.services.skipping import skip_pending
+
+CANCEL_SKIP_BUDGET_SECONDS = 10  # inside API Gateway's 29 s, with room for the rest
 
 A = BatchAction
 B = BatchStatus
@@ -166,12 +169,21 @@ def cancel(ctx: Context, account_id: str, batch_id: str) -> dict[str, Any]:
             ctx.sfn.stop_execution(executionArn=f"{arn}:{run_pass.execution_name}", cause="Batch cancelled")
         except ctx.sfn.exceptions.ExecutionDoesNotExist:
             pass
-    skipped = sum(
-        1
-        for ref in ctx.recipients.pending_keys(batch.id)
-        if ctx.recipients.skip(batch.id, ref.sk, "Batch cancelled", now_iso)
-    )
-    return {"success": True, "message": "Batch cancelled", "skipped": skipped}
+    skipped, finished = skip_pending(ctx, batch.id, CANCEL_SKIP_BUDGET_SECONDS)
+    if not finished:
+        # A big list: the scheduler skips the rest, a tick at a time.
+        ctx.batches.update_status(
+            batch.id,
+            from_statuses=[target],
+            to_status=target,
+            set_fields={"due_at": now_iso},
+        )
+    return {
+        "success": True,
+        "message": "Batch cancelled",
+        "skipped": skipped,
+        "skipping_in_background": not finished,
+    }
 
 
 def pause(ctx: Context, account_id: str, batch_id: str, reason: str = "manual") -> dict[str, Any]:

@@ -7,17 +7,20 @@ scheduler. A cancelled batch has its remaining pending recipients skipped.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
+from typing import Protocol
 
 from batchcalls.domain.clock import iso
 from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.domain.recipient_status import FAILED_OUTCOMES, RecipientStatus
-from batchcalls.models.api import status_counts
-from batchcalls.models.domain import Recipient
 from batchcalls.models.messages import RunPass
 from batchcalls.services import series
 from batchcalls.services.context import Context
 from batchcalls.services.runs import OUTSIDE_WINDOW, pause_outside_window
+from batchcalls.services.skipping import skip_pending
+
+SETTLE_SKIP_BUDGET_SECONDS = 20  # the settle Lambda has 30 s; the scheduler does the rest
 
 _IN_CALL = {
     RecipientStatus.CALLING,
@@ -32,14 +35,22 @@ def settle_pass(ctx: Context, run_pass: RunPass) -> dict[str, object]:
     if batch is None or batch.run_number != run_pass.run:
         return {"status": "stale"}
     now_iso = ctx.now_iso()
-    recipients = list(ctx.recipients.in_batch(batch.id))
     if batch.status is BatchStatus.CANCELLED:
-        for recipient in recipients:
-            if recipient.status is RecipientStatus.PENDING:
-                ctx.recipients.skip(batch.id, recipient.sk, "Batch cancelled", now_iso)
-        recipients = list(ctx.recipients.in_batch(batch.id))
+        _, finished = skip_pending(ctx, batch.id, SETTLE_SKIP_BUDGET_SECONDS)
+        if not finished:
+            ctx.batches.update_status(
+                batch.id,
+                from_statuses=[BatchStatus.CANCELLED],
+                to_status=BatchStatus.CANCELLED,
+                set_fields={"due_at": now_iso},
+            )  # the scheduler skips the rest
 
-    counts = status_counts(recipients)
+    # One streaming pass over statuses (not whole items): a million recipients stay cheap.
+    counts = {status.value: 0 for status in RecipientStatus}
+    next_pass = NextPass(ctx)
+    for state in ctx.recipients.states(batch.id):
+        counts[state.status.value] += 1
+        next_pass.add(state)
     pending = counts[RecipientStatus.PENDING.value]
     in_call = sum(counts[s.value] for s in _IN_CALL)
     if in_call == 0:
@@ -78,21 +89,45 @@ def settle_pass(ctx: Context, run_pass: RunPass) -> dict[str, object]:
         batch.id,
         from_statuses=[BatchStatus.RUNNING],
         to_status=BatchStatus.RUNNING,
-        set_fields={"due_at": next_pass_at(ctx, recipients), "updated_at": now_iso},
+        set_fields={"due_at": next_pass.at(), "updated_at": now_iso},
         expect={"run_number": run_pass.run, "pass_number": run_pass.pass_number},
     )
     return {"status": batch.status.value, "pending": pending, "in_call": in_call}
 
 
-def next_pass_at(ctx: Context, recipients: list[Recipient]) -> str:
-    """Soon, or — when every pending recipient waits for a later time (its own window, its
-    redial) — when the first of them is due: no pass runs just to defer them all again."""
-    soon = iso(ctx.clock() + timedelta(seconds=ctx.settings.next_pass_delay_seconds))
-    waits = []
+class _Waiting(Protocol):
+    @property
+    def status(self) -> RecipientStatus: ...
+
+    @property
+    def next_attempt_at(self) -> str | None: ...
+
+
+class NextPass:
+    """When the next pass should run: soon, or — when every pending recipient waits for a
+    later time (its own window, its redial) — when the first of them is due, so no pass runs
+    just to defer them all again. Fed one recipient at a time."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.soon = iso(ctx.clock() + timedelta(seconds=ctx.settings.next_pass_delay_seconds))
+        self._soon_needed = False
+        self._first_wait: str | None = None
+
+    def add(self, recipient: _Waiting) -> None:
+        if recipient.status is not RecipientStatus.PENDING or self._soon_needed:
+            return
+        wait = recipient.next_attempt_at
+        if not wait or wait <= self.soon:
+            self._soon_needed = True
+        elif self._first_wait is None or wait < self._first_wait:
+            self._first_wait = wait
+
+    def at(self) -> str:
+        return self.soon if self._soon_needed or self._first_wait is None else self._first_wait
+
+
+def next_pass_at(ctx: Context, recipients: Iterable[_Waiting]) -> str:
+    next_pass = NextPass(ctx)
     for recipient in recipients:
-        if recipient.status is not RecipientStatus.PENDING:
-            continue
-        if not recipient.next_attempt_at or recipient.next_attempt_at <= soon:
-            return soon
-        waits.append(recipient.next_attempt_at)
-    return min(waits) if waits else soon
+        next_pass.add(recipient)
+    return next_pass.at()

@@ -16,9 +16,12 @@ from batchcalls.services import series
 from batchcalls.services.context import Context
 from batchcalls.services.lifecycle import begin_run
 from batchcalls.services.runs import OUTSIDE_WINDOW, continue_run
+from batchcalls.services.skipping import skip_pending
 from batchcalls.services.sweep import sweep
 
 logger = logging.getLogger(__name__)
+
+TICK_SKIP_BUDGET_SECONDS = 20  # per cancelled batch per tick (the scheduler has 60 s)
 
 
 def tick(ctx: Context) -> dict[str, int]:
@@ -48,6 +51,14 @@ def handle_due(ctx: Context, batch: Batch) -> bool:
     if batch.status is BatchStatus.RUNNING:
         # A pass still running keeps the batch due: the next tick looks again.
         return continue_run(ctx, batch)
+    if batch.status is BatchStatus.CANCELLED:
+        # A big cancelled list: skip more of its pending recipients; done → leave the index.
+        _, finished = skip_pending(ctx, batch.id, TICK_SKIP_BUDGET_SECONDS)
+        if finished:
+            ctx.batches.update_status(
+                batch.id, from_statuses=[batch.status], to_status=batch.status, remove_fields=["due_at"]
+            )
+        return True
     if batch.status is BatchStatus.PAUSED and batch.paused_reason == OUTSIDE_WINDOW:
         # Its window opens now: running again, and the next pass dials.
         resumed = ctx.batches.update_status(

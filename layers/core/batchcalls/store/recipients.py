@@ -48,6 +48,12 @@ class PendingRef(NamedTuple):
     next_attempt_at: str | None
 
 
+class RecipientState(NamedTuple):
+    sk: str
+    status: RecipientStatus
+    next_attempt_at: str | None
+
+
 class InflightRef(NamedTuple):
     batch_id: str
     sk: str
@@ -99,20 +105,27 @@ class RecipientStore:
         ):
             yield recipient_from_item(item)
 
-    def status_counts(self, batch_id: str) -> dict[str, int]:
-        """Recipients per status, every status present (0 when none), reading only the status
-        attribute of each item: a small response even for a million recipients."""
-        counts = {status.value: 0 for status in RecipientStatus}
+    def states(self, batch_id: str) -> Iterator[RecipientState]:
+        """Every recipient's status and redial/window wait, read without the rest of the item:
+        a pass over a million recipients stays small, and nothing is kept."""
         for item in query_all(
             self._db,
             TableName=self._table,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :r)",
-            ExpressionAttributeValues=values(pk=keys.batch_pk(batch_id), r="R#"),
             ExpressionAttributeNames={"#s": "status"},
-            ProjectionExpression="#s",
+            ExpressionAttributeValues=values(pk=keys.batch_pk(batch_id), r="R#"),
+            ProjectionExpression="sk, #s, next_attempt_at",
             ConsistentRead=True,
         ):
-            counts[str(item["status"])] += 1
+            yield RecipientState(
+                str(item["sk"]), RecipientStatus(item["status"]), item.get("next_attempt_at")
+            )
+
+    def status_counts(self, batch_id: str) -> dict[str, int]:
+        """Recipients per status, every status present (0 when none)."""
+        counts = {status.value: 0 for status in RecipientStatus}
+        for state in self.states(batch_id):
+            counts[state.status.value] += 1
         return counts
 
     def stuck_calls(self, now_iso: str) -> list[InflightRef]:

@@ -10,22 +10,32 @@ memory grows with the file.
 Then, on the offline stack (moto in-process, no HTTP; the import queue's poller stopped so
 that nothing races the import being timed), it
 
-* imports an uploaded N-row file (the rows of ``bench.csv_import``: about 3 % invalid, 5 %
-  duplicates) into a draft batch with ``skip_invalid: true`` (one pass over the file); then
-  a file of N valid, distinct rows by the default path (``skip_invalid: false``: a
-  validation pass, then the writing pass), and the validation pass alone over the same S3
-  object, which is what the default path costs in addition;
-* exports that N-recipient batch (``export_batch``) and reads the CSV's size in S3.
+* imports an uploaded file of N valid, distinct rows by the default path (``skip_invalid:
+  false``: a validation pass, then the writing pass), and times the validation pass alone
+  over the same S3 object (what the default path costs in addition);
+* exports that N-recipient batch (``export_batch``) and reads the CSV's size in S3 — before
+  anything else is imported, because moto reads and sorts the whole table for every Query
+  page, so the export's time depends on the table's size;
+* imports an N-row file like ``bench.csv_import``'s (about 3 % invalid rows, 5 % duplicates)
+  with ``skip_invalid: true`` (one pass over the file);
+* imports both files again under tracemalloc, for the memory.
 
-Times are wall-clock of runs without tracemalloc; the peaks of Python allocations come from
-separate runs under tracemalloc (which slows them down several times). Imports and exports
-write to / read from moto's in-memory DynamoDB in this very process, so their peaks and
-ru_maxrss include moto's copy of the items and its per-request work: "retained" is what was
-still allocated when the run ended (mostly moto's new items), peak − retained the transient
-working set. ru_maxrss is the process's high-water mark so far (it never goes down).
+Times are those of runs without tracemalloc: wall-clock, and the process's CPU time split
+into the part inside moto (every mocked AWS request, timed in CPU time of the calling thread)
+and the rest, which is our code and the boto3 client, i.e. what a Lambda would spend too
+(the machine may be shared: CPU time is the steadier number). The peaks of Python
+allocations come from separate runs under tracemalloc (which slows them down several times).
+Imports and exports go through moto's in-memory DynamoDB in this very process, so their
+peaks and ru_maxrss include moto's copy of the items and its per-request work: "retained" is
+what was still allocated when the run ended (moto's new items; after an export, copies moto
+keeps of what it returned), peak − retained the transient working set (still including
+moto's). ru_maxrss is the process's high-water mark so far (it never goes down).
 
     PYTHONPATH=layers/core:. python -m bench.recipient_files [--rows 100000]
         [--big-rows 1000000] [--skip-big] [--profile]
+
+(--profile prints cProfile tables of the main thread; the import's writes run in a pool of
+threads it does not see.)
 """
 
 from __future__ import annotations
@@ -39,6 +49,7 @@ import logging
 import multiprocessing
 import pstats
 import random
+import threading
 import time
 import tracemalloc
 from collections import Counter
@@ -225,7 +236,48 @@ def report_big(rows: int) -> None:
     )
 
 
-# -- 1 and 2: the offline stack -------------------------------------------------------------------
+# -- the offline stack ------------------------------------------------------------------------------
+
+_MOTO_CPU = [0.0]  # CPU seconds the calling threads spent inside moto (the mock AWS services)
+_MOTO_LOCK = threading.Lock()
+
+
+def count_moto_cpu() -> None:
+    """Time every request moto serves in this process (all of them pass through
+    ``BotocoreStubber``), in CPU time of the calling thread: the import writes from several
+    threads, whose waits for the GIL and moto's lock must not count."""
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    original = BotocoreStubber.__call__
+
+    def call(self: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
+        start = time.thread_time()
+        try:
+            return original(self, event_name, request, **kwargs)
+        finally:
+            spent = time.thread_time() - start
+            with _MOTO_LOCK:
+                _MOTO_CPU[0] += spent
+
+    BotocoreStubber.__call__ = call  # type: ignore[method-assign]
+
+
+@dataclass
+class Run:
+    result: Any
+    wall: float
+    cpu: float  # the whole process's CPU time (all threads)
+    moto_cpu: float  # of which inside moto
+    units: Counter[str]  # DynamoDB requests by operation (local.moto_tuning counts them)
+    memory: Traced | None = None
+
+    def times(self, rows: int) -> str:
+        ours = self.cpu - self.moto_cpu
+        return (
+            f"{self.wall:.1f} s, {rows / self.wall:,.0f} rows/s; CPU {self.cpu:.1f} s, of which "
+            f"moto {self.moto_cpu:.1f} s ({self.moto_cpu / self.cpu:.0%}) and the rest "
+            f"(our code, boto3) {ours:.1f} s = {rows / ours:,.0f} rows/s"
+        )
 
 
 class Bench:
@@ -238,6 +290,7 @@ class Bench:
         # Nothing else may import the uploads: the poller would race the import being timed.
         for poller in self.stack._pollers:
             poller.stop()
+        count_moto_cpu()
         from batchcalls.config import get_settings
         from batchcalls.services.context import Context
         from local.seed import DEMO_ACCOUNT_ID, DEMO_CALLER_ID
@@ -250,6 +303,31 @@ class Bench:
 
     def stop(self) -> None:
         self.stack.stop()
+
+    def run(self, fn: Callable[[], Any], label: str, trace: bool) -> Run:
+        from local import moto_tuning
+
+        units = Counter(moto_tuning.REQUEST_UNITS)
+        moto_start, cpu_start = _MOTO_CPU[0], time.process_time()
+        memory = None
+        if trace:
+            result, wall, memory = traced(fn)
+        elif self.profile:
+            result, wall = timed(lambda: profiled(fn, label))
+        else:
+            result, wall = timed(fn)
+        return Run(
+            result,
+            wall,
+            time.process_time() - cpu_start,
+            _MOTO_CPU[0] - moto_start,
+            moto_tuning.REQUEST_UNITS - units,
+            memory,
+        )
+
+    def table_items(self) -> int:
+        table = self.ctx.db.describe_table(TableName=self.ctx.settings.table_name)["Table"]
+        return int(table["ItemCount"])
 
     def upload(self, data: bytes, skip_invalid: bool, label: str) -> tuple[str, str]:
         """A draft batch waiting for its file, and the file put where the import reads it:
@@ -268,71 +346,55 @@ class Bench:
         )
         return batch_id, key
 
-    def import_file(
-        self, data: bytes, skip_invalid: bool, label: str, trace: bool
-    ) -> tuple[float, Traced | None, Any, Counter[str]]:
+    def import_file(self, data: bytes, skip_invalid: bool, label: str, trace: bool) -> tuple[Run, Any]:
         from batchcalls.services.uploads import import_upload
-        from local import moto_tuning
 
         batch_id, key = self.upload(data, skip_invalid, label)
-        units = Counter(moto_tuning.REQUEST_UNITS)
-        memory = None
-        if trace:
-            outcome, elapsed, memory = traced(lambda: import_upload(self.ctx, key))
-        elif self.profile:
-            outcome, elapsed = timed(lambda: profiled(lambda: import_upload(self.ctx, key), label))
-        else:
-            outcome, elapsed = timed(lambda: import_upload(self.ctx, key))
-        units = moto_tuning.REQUEST_UNITS - units
+        run = self.run(lambda: import_upload(self.ctx, key), label, trace)
         batch = self.ctx.batches.get(batch_id)
         assert batch is not None
-        if outcome != "completed":
+        if run.result != "completed":
             report = self.ctx.batches.import_report(batch_id)
-            raise AssertionError(f"import of {label}: {outcome!r}, batch {batch!r}, report {report!r}")
-        return elapsed, memory, batch, units
+            raise AssertionError(f"import of {label}: {run.result!r}, batch {batch!r}, report {report!r}")
+        return run, batch
 
-    def validation_pass(self, key: str) -> tuple[int, float]:
+    def validation_pass(self, data: bytes) -> Run:
+        """What the default path reads before it writes: ``_validate`` over the S3 object."""
         from batchcalls.services.uploads import _validate
 
-        report, elapsed = timed(lambda: _validate(self.ctx, key, "US"))
-        return report.total_rows, elapsed
+        _, key = self.upload(data, False, "validation only")
+        return self.run(lambda: _validate(self.ctx, key, "US"), "validation pass", trace=False)
 
-    def export(
-        self, batch_id: str, trace: bool
-    ) -> tuple[dict[str, Any], float, Traced | None, int, Counter[str]]:
+    def export(self, batch_id: str, trace: bool) -> tuple[Run, int]:
+        """The run and the size of the CSV it put in S3."""
         from batchcalls.services.export import export_batch
-        from local import moto_tuning
 
-        units = Counter(moto_tuning.REQUEST_UNITS)
-        memory = None
-        if trace:
-            result, elapsed, memory = traced(lambda: export_batch(self.ctx, self.account_id, batch_id))
-        elif self.profile:
-            result, elapsed = timed(
-                lambda: profiled(lambda: export_batch(self.ctx, self.account_id, batch_id), "export")
-            )
-        else:
-            result, elapsed = timed(lambda: export_batch(self.ctx, self.account_id, batch_id))
+        run = self.run(lambda: export_batch(self.ctx, self.account_id, batch_id), "export", trace)
         listing = self.ctx.s3.list_objects_v2(
             Bucket=self.ctx.settings.files_bucket, Prefix=f"exports/{self.account_id}/{batch_id}/"
         )
         newest = max(listing["Contents"], key=lambda o: o["LastModified"])
-        return result, elapsed, memory, int(newest["Size"]), moto_tuning.REQUEST_UNITS - units
+        return run, int(newest["Size"])
 
 
-def describe_import(
-    label: str, rows: int, elapsed: float, memory: Traced, batch: Any, units: Counter[str], rss: int
-) -> None:
+def describe_import(rows: int, run: Run, batch: Any) -> None:
+    print(f"  {rows:,} rows: {run.times(rows)}")
     print(
-        f"  {label}: {elapsed:.1f} s, {rows / elapsed:,.0f} rows/s, "
-        f"peak alloc {memory.peak / MIB:.0f} MiB (retained {memory.retained / MIB:.0f} MiB, "
-        f"transient {(memory.peak - memory.retained) / MIB:.0f} MiB), maxrss {rss / MIB:.0f} MiB"
+        f"    → {batch.total_recipients:,} recipients, {batch.duplicates_dropped:,} duplicates "
+        f"dropped; {run.units['BatchWriteItem']:,} BatchWriteItem, "
+        f"{run.units['BatchGetItem']:,} BatchGetItem, {run.units['UpdateItem']:,} UpdateItem; "
+        f"{run.wall / max(batch.total_recipients, 1) * 1e6:,.0f} µs wall per recipient written; "
+        f"maxrss {max_rss_bytes() / MIB:,.0f} MiB"
     )
+
+
+def describe_memory(label: str, run: Run) -> None:
+    memory = run.memory
+    assert memory is not None
     print(
-        f"    → {batch.total_recipients:,} recipients, {batch.duplicates_dropped:,} duplicates; "
-        f"{units['BatchWriteItem']:,} BatchWriteItem, {units['BatchGetItem']:,} BatchGetItem, "
-        f"{units['UpdateItem']:,} UpdateItem; {elapsed / max(batch.total_recipients, 1) * 1e6:.0f} µs "
-        "per recipient written"
+        f"  {label}: peak alloc {memory.peak / MIB:,.0f} MiB, retained {memory.retained / MIB:,.0f} MiB, "
+        f"peak − retained {(memory.peak - memory.retained) / MIB:,.0f} MiB "
+        f"(traced run {run.wall:.0f} s); maxrss {max_rss_bytes() / MIB:,.0f} MiB"
     )
 
 
@@ -341,7 +403,7 @@ def run_stack(args: argparse.Namespace) -> None:
     mixed, _ = build(rows)
     clean = clean_file(rows)
     print(
-        f"inputs: mixed file {rows:,} rows, {len(mixed) / MIB:.1f} MiB; "
+        f"\ninputs: mixed file {rows:,} rows, {len(mixed) / MIB:.1f} MiB; "
         f"clean file {rows:,} rows, {len(clean) / MIB:.1f} MiB"
     )
     rss_inputs = max_rss_bytes()
@@ -350,63 +412,41 @@ def run_stack(args: argparse.Namespace) -> None:
         f"maxrss {rss_inputs / MIB:.0f} MiB with the inputs built, "
         f"{bench.rss_started / MIB:.0f} MiB with the offline stack started"
     )
+    # The export first, while the table holds nothing but its batch: moto reads and sorts the
+    # whole table for every Query page.
     try:
-        print(
-            "\nimport into the offline table (time: untraced run; memory: a second import of "
-            "the same file under tracemalloc)"
-        )
-        elapsed, _, batch, units = bench.import_file(mixed, True, "mixed skip_invalid", trace=False)
-        traced_time, memory, _, _ = bench.import_file(mixed, True, "mixed skip_invalid (traced)", trace=True)
-        assert memory is not None
-        assert batch.import_rows_read == rows, batch.import_rows_read
-        describe_import(
-            f"import {rows:,} rows, skip_invalid=true (one pass)",
-            rows,
-            elapsed,
-            memory,
-            batch,
-            units,
-            max_rss_bytes(),
-        )
-        print(f"    (the traced run took {traced_time:.1f} s)")
-
-        elapsed, _, clean_batch, units = bench.import_file(clean, False, "clean default", trace=False)
-        traced_time, memory, _, _ = bench.import_file(clean, False, "clean default (traced)", trace=True)
-        assert memory is not None
+        print("\nimport, default path (skip_invalid=false: a validation pass, then the writing pass)")
+        run, clean_batch = bench.import_file(clean, False, "clean default", trace=False)
         assert clean_batch.total_recipients == rows, clean_batch.total_recipients
-        describe_import(
-            f"import {rows:,} valid rows, skip_invalid=false (two passes)",
-            rows,
-            elapsed,
-            memory,
-            clean_batch,
-            units,
-            max_rss_bytes(),
-        )
-        print(f"    (the traced run took {traced_time:.1f} s)")
-        _, key = bench.upload(clean, False, "validation only")
-        counted, validate_time = bench.validation_pass(key)
-        assert counted == rows
-        print(
-            f"    of which the validation pass (timed alone over the same S3 object): "
-            f"{validate_time:.1f} s, {rows / validate_time:,.0f} rows/s"
-        )
+        describe_import(rows, run, clean_batch)
+        validation = bench.validation_pass(clean)
+        assert validation.result.total_rows == rows
+        print(f"    of which the validation pass (timed alone): {validation.times(rows)}")
 
-        print(f"\nexport of the {rows:,}-recipient batch (export_batch → spooled CSV → S3)")
-        result, elapsed, _, size, units = bench.export(clean_batch.id, trace=False)
-        assert result["rows"] == rows, result["rows"]
-        _, traced_time, memory, _, _ = bench.export(clean_batch.id, trace=True)
-        assert memory is not None
+        print(f"\nexport of that {rows:,}-recipient batch (export_batch → spooled CSV → S3)")
+        items = bench.table_items()
+        run, size = bench.export(clean_batch.id, trace=False)
+        assert run.result["rows"] == rows, run.result["rows"]
+        pages = max(run.units["Query"], 1)
+        print(f"  {rows:,} rows: {run.times(rows)}")
         print(
-            f"  export {rows:,} rows: {elapsed:.1f} s, {rows / elapsed:,.0f} rows/s, "
-            f"peak alloc {memory.peak / MIB:.0f} MiB (retained {memory.retained / MIB:.0f} MiB), "
-            f"CSV {size / MIB:.1f} MiB in S3 ({size / rows:.0f} B/row), "
-            f"maxrss {max_rss_bytes() / MIB:.0f} MiB"
+            f"    → CSV {size / MIB:.1f} MiB in S3 ({size / rows:.0f} B/row); {pages:,} Query "
+            f"pages of {rows / pages:,.0f} recipients, {run.wall / pages:.2f} s per page "
+            f"({run.moto_cpu / pages:.2f} s of it in moto; the table holds {items:,} items)"
         )
-        print(
-            f"    {units['Query']:,} Query pages ({rows / max(units['Query'], 1):,.0f} recipients each), "
-            f"{elapsed / max(units['Query'], 1):.2f} s per page; the traced run took {traced_time:.1f} s"
-        )
+        traced_export, _ = bench.export(clean_batch.id, trace=True)
+        describe_memory("memory (a second export, traced)", traced_export)
+
+        print("\nimport, skip_invalid=true (one pass; about 3 % invalid rows, 5 % duplicates)")
+        run, batch = bench.import_file(mixed, True, "mixed skip_invalid", trace=False)
+        assert batch.import_rows_read == rows, batch.import_rows_read
+        describe_import(rows, run, batch)
+
+        print("\nmemory of the imports (tracemalloc: the same files imported again into new batches)")
+        traced_run, _ = bench.import_file(clean, False, "clean default (traced)", trace=True)
+        describe_memory("default path", traced_run)
+        traced_run, _ = bench.import_file(mixed, True, "mixed skip_invalid (traced)", trace=True)
+        describe_memory("skip_invalid ", traced_run)
     finally:
         bench.stop()
 

@@ -95,6 +95,9 @@ class Batch(BaseModel):
     recurrence_anchor_at: str | None = None
     recurrence_last_index: int = -1
     run_number: int = 0  # 1 for the first start, +1 per re-run
+    # A re-run of a big list whose final recipients the scheduler is still putting back to
+    # pending (these statuses); the run cannot complete until it is done.
+    resetting_statuses: list[str] | None = None
     pass_number: int = 0  # passes of the state machine within the current run
     # When the scheduler must look at this batch next (sparse "due" index); None = never.
     due_at: str | None = None

@@ -15,11 +15,12 @@ from batchcalls.models.domain import Batch
 from batchcalls.models.messages import RunPass
 from batchcalls.services import series
 from batchcalls.services.batches import active_caller_id, future_iso, get_owned_batch, parse_iso_field
+from batchcalls.services.bulk import reset_finals, reset_ids, skip_pending
 from batchcalls.services.context import Context
 from batchcalls.services.runs import continue_run
-from batchcalls.services.skipping import skip_pending
 
 CANCEL_SKIP_BUDGET_SECONDS = 10  # inside API Gateway's 29 s, with room for the rest
+RERUN_RESET_BUDGET_SECONDS = 10
 
 A = BatchAction
 B = BatchStatus
@@ -59,15 +60,41 @@ def begin_run(
         raise _changed_meanwhile(batch)
     if batch.run_number > 0:
         reset_statuses = statuses or [s for s in RecipientStatus if s in TERMINAL]
-        recipients = list(ctx.recipients.in_batch(batch.id))
-        for recipient in recipients:
-            if recipient_ids is not None and recipient.id not in recipient_ids:
-                continue
-            if recipient.status in reset_statuses:
-                ctx.recipients.reset_for_rerun(batch.id, recipient.sk, reset_statuses, now_iso)
+        if recipient_ids is not None:
+            reset_ids(ctx, started, recipient_ids, reset_statuses, run=started.run_number)
+        elif not reset_finals(ctx, started, reset_statuses, RERUN_RESET_BUDGET_SECONDS):
+            # A big list: the scheduler resets the rest; the run does not end before that.
+            started = (
+                ctx.batches.update_status(
+                    batch.id,
+                    from_statuses=[B.RUNNING],
+                    to_status=B.RUNNING,
+                    set_fields={"resetting_statuses": [s.value for s in reset_statuses], "due_at": now_iso},
+                    expect={"run_number": started.run_number},
+                )
+                or started
+            )
         recount(ctx, batch.id)
     continue_run(ctx, started)
     return started
+
+
+def finish_resets(ctx: Context, batch: Batch, budget_seconds: float) -> Batch:
+    """Go on resetting a re-run's recipients (``resetting_statuses``); the batch as it is then."""
+    if not batch.resetting_statuses:
+        return batch
+    statuses = [RecipientStatus(s) for s in batch.resetting_statuses]
+    if not reset_finals(ctx, batch, statuses, budget_seconds):
+        return batch
+    done = ctx.batches.update_status(
+        batch.id,
+        from_statuses=[batch.status],
+        to_status=batch.status,
+        remove_fields=["resetting_statuses"],
+        expect={"run_number": batch.run_number},
+    )
+    recount(ctx, batch.id)
+    return done or batch
 
 
 def recount(ctx: Context, batch_id: str) -> dict[str, int]:
@@ -133,12 +160,8 @@ def start(ctx: Context, account_id: str, request: StartBatchRequest) -> dict[str
 
 
 def _retry_recipients(ctx: Context, batch: Batch, ids: set[str]) -> int:
-    now_iso = ctx.now_iso()
     final = [s for s in RecipientStatus if s in TERMINAL]
-    reset = 0
-    for recipient in ctx.recipients.in_batch(batch.id):
-        if recipient.id in ids and ctx.recipients.reset_for_rerun(batch.id, recipient.sk, final, now_iso):
-            reset += 1
+    reset = reset_ids(ctx, batch, ids, final, run=None)  # a retry within the current run
     if reset:
         recount(ctx, batch.id)
     return reset

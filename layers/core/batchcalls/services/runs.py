@@ -50,12 +50,16 @@ def continue_run(ctx: Context, batch: Batch) -> bool:
         return False
     if pause_outside_window(ctx, batch):
         return False
+    now_iso = ctx.now_iso()
+    # A re-run still resetting its recipients stays due: the next tick resets more.
+    resetting = bool(batch.resetting_statuses)
     moved = ctx.batches.update_status(
         batch.id,
         from_statuses=[BatchStatus.RUNNING],
         to_status=BatchStatus.RUNNING,
-        set_fields={"pass_number": batch.pass_number + 1, "updated_at": ctx.now_iso()},
-        remove_fields=["due_at"],
+        set_fields={"pass_number": batch.pass_number + 1, "updated_at": now_iso}
+        | ({"due_at": now_iso} if resetting else {}),
+        remove_fields=[] if resetting else ["due_at"],
         expect={"run_number": batch.run_number, "pass_number": batch.pass_number},
     )
     if moved is None:

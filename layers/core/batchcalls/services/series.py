@@ -134,6 +134,7 @@ def _create_child(ctx: Context, parent: Batch, index: int, at: datetime) -> Batc
             "occurrence_number",
             "duplicates_dropped",
             "suppressed_dropped",
+            "resetting_statuses",
         }
     )
     child = Batch(

@@ -16,9 +16,9 @@ from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.domain.recipient_status import FAILED_OUTCOMES, RecipientStatus
 from batchcalls.models.messages import RunPass
 from batchcalls.services import series
+from batchcalls.services.bulk import skip_pending
 from batchcalls.services.context import Context
 from batchcalls.services.runs import OUTSIDE_WINDOW, pause_outside_window
-from batchcalls.services.skipping import skip_pending
 
 SETTLE_SKIP_BUDGET_SECONDS = 20  # the settle Lambda has 30 s; the scheduler does the rest
 
@@ -68,7 +68,7 @@ def settle_pass(ctx: Context, run_pass: RunPass) -> dict[str, object]:
         return {"status": batch.status.value, "pending": pending}
     if batch.status is BatchStatus.PAUSED and pending:
         return {"status": batch.status.value, "pending": pending}  # resume starts the next pass
-    if pending == 0 and in_call == 0:
+    if pending == 0 and in_call == 0 and not batch.resetting_statuses:
         done = ctx.batches.update_status(
             batch.id,
             from_statuses=[BatchStatus.RUNNING, BatchStatus.PAUSED],

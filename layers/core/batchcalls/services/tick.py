@@ -13,10 +13,10 @@ from batchcalls.domain.errors import Conflict
 from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.models.domain import Batch
 from batchcalls.services import series
+from batchcalls.services.bulk import skip_pending
 from batchcalls.services.context import Context
-from batchcalls.services.lifecycle import begin_run
+from batchcalls.services.lifecycle import begin_run, finish_resets
 from batchcalls.services.runs import OUTSIDE_WINDOW, continue_run
-from batchcalls.services.skipping import skip_pending
 from batchcalls.services.sweep import sweep
 
 logger = logging.getLogger(__name__)
@@ -49,7 +49,9 @@ def handle_due(ctx: Context, batch: Batch) -> bool:
         series.spawn_next(ctx, batch)
         return True
     if batch.status is BatchStatus.RUNNING:
-        # A pass still running keeps the batch due: the next tick looks again.
+        # A re-run of a big list first resets more of its recipients. A pass still running
+        # keeps the batch due: the next tick looks again.
+        batch = finish_resets(ctx, batch, TICK_SKIP_BUDGET_SECONDS)
         return continue_run(ctx, batch)
     if batch.status is BatchStatus.CANCELLED:
         # A big cancelled list: skip more of its pending recipients; done → leave the index.

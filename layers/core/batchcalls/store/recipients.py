@@ -50,6 +50,7 @@ class PendingRef(NamedTuple):
 
 class RecipientState(NamedTuple):
     sk: str
+    id: str
     status: RecipientStatus
     next_attempt_at: str | None
 
@@ -114,11 +115,11 @@ class RecipientStore:
             KeyConditionExpression="pk = :pk AND begins_with(sk, :r)",
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues=values(pk=keys.batch_pk(batch_id), r="R#"),
-            ProjectionExpression="sk, #s, next_attempt_at",
+            ProjectionExpression="sk, id, #s, next_attempt_at",
             ConsistentRead=True,
         ):
             yield RecipientState(
-                str(item["sk"]), RecipientStatus(item["status"]), item.get("next_attempt_at")
+                str(item["sk"]), str(item["id"]), RecipientStatus(item["status"]), item.get("next_attempt_at")
             )
 
     def status_counts(self, batch_id: str) -> dict[str, int]:
@@ -158,18 +159,27 @@ class RecipientStore:
         ):
             yield PendingRef(str(item["sk"]), str(item["phone_number"]), item.get("next_attempt_at"))
 
-    def reset_for_rerun(self, batch_id: str, sk: str, statuses: list[RecipientStatus], now: str) -> bool:
-        """A final recipient (with one of ``statuses``) back to pending for a new run."""
+    def reset_for_rerun(
+        self, batch_id: str, sk: str, statuses: list[RecipientStatus], now: str, *, run: int | None
+    ) -> bool:
+        """A final recipient (with one of ``statuses``) back to pending. With ``run``, not if
+        that run already dealt with it (its ticket is ``{run}:…``): a re-run's reset is never
+        applied twice, however often it is resumed while the run dials."""
         placeholders, allowed = _in_list("f", [s for s in statuses if s in TERMINAL])
         if not allowed:
             return False
+        condition = f"#s IN ({placeholders})"
+        vals: dict[str, Any] = {":pending": RecipientStatus.PENDING.value, ":now": now, **allowed}
+        if run is not None:
+            condition += " AND (attribute_not_exists(ticket) OR NOT begins_with(ticket, :run))"
+            vals[":run"] = f"{run}:"
         return self._update(
             batch_id,
             sk,
             "SET #s = :pending, updated_at = :now REMOVE ticket, task_token, call_id, answered_at, "
             "completed_at, duration_seconds, answered_by, error_message, next_attempt_at",
-            f"#s IN ({placeholders})",
-            {":pending": RecipientStatus.PENDING.value, ":now": now, **allowed},
+            condition,
+            vals,
         )
 
     def page(

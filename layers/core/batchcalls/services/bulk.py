@@ -1,0 +1,82 @@
+"""Changing every recipient of a big batch, within a time budget: skipping the pending ones
+of a cancelled batch, and putting final ones back to pending for a re-run.
+
+A batch of a million recipients cannot be changed inside one API request (API Gateway gives
+29 s), so ``cancel`` and ``start`` (re-run) do what fits in their budget and leave the batch
+due; the scheduler's ticks do the rest. Both are idempotent, so doing a part twice is harmless.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from batchcalls.domain.recipient_status import RecipientStatus
+from batchcalls.models.domain import Batch
+from batchcalls.services.context import Context
+
+CANCELLED = "Batch cancelled"
+
+
+def skip_pending(
+    ctx: Context,
+    batch_id: str,
+    budget_seconds: float,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> tuple[int, bool]:
+    """Skip pending recipients until none is left or the budget is spent: (skipped, finished).
+    A budget of 0 or less skips none; any other skips at least one (every call progresses)."""
+    deadline = monotonic() + budget_seconds
+    now_iso = ctx.now_iso()
+    skipped = 0
+    for ref in ctx.recipients.pending_keys(batch_id):
+        if budget_seconds <= 0:
+            return skipped, False
+        if ctx.recipients.skip(batch_id, ref.sk, CANCELLED, now_iso):
+            skipped += 1
+        if monotonic() > deadline:
+            # Out of time: finished only if this was the last one (the next call will see).
+            return skipped, False
+    return skipped, True
+
+
+def reset_finals(
+    ctx: Context,
+    batch: Batch,
+    statuses: list[RecipientStatus],
+    budget_seconds: float,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> bool:
+    """Final recipients with one of ``statuses`` back to pending for the batch's current run,
+    until none is left or the budget is spent; whether it finished. A recipient already dealt
+    with in this run (its ticket names the run) is left alone, so a reset resumed while the
+    run dials never resets a recipient twice."""
+    deadline = monotonic() + budget_seconds
+    now_iso = ctx.now_iso()
+    wanted = set(statuses)
+    for state in ctx.recipients.states(batch.id):
+        if state.status not in wanted:
+            continue
+        # Out of time only after a reset: each call gets past the ones this run already
+        # dialed (which stay final) and makes progress.
+        reset = ctx.recipients.reset_for_rerun(batch.id, state.sk, statuses, now_iso, run=batch.run_number)
+        if reset and monotonic() > deadline:
+            return False
+    return True
+
+
+def reset_ids(
+    ctx: Context, batch: Batch, ids: set[str], statuses: list[RecipientStatus], *, run: int | None
+) -> int:
+    """The named recipients (at most 10,000) back to pending, eight writes at a time; how many.
+    ``run`` as in ``reset_for_rerun`` (None: a retry within the current run)."""
+    now_iso = ctx.now_iso()
+    sks = [
+        state.sk for state in ctx.recipients.states(batch.id) if state.id in ids and state.status in statuses
+    ]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        done = pool.map(
+            lambda sk: ctx.recipients.reset_for_rerun(batch.id, sk, statuses, now_iso, run=run), sks
+        )
+        return sum(1 for ok in done if ok)

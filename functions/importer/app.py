@@ -15,14 +15,21 @@ from batchcalls.services.context import get_context
 from batchcalls.services.uploads import handle_s3_event
 
 processor = BatchProcessor(event_type=EventType.SQS)
+_invocation: Any = None  # this invocation's Lambda context (its remaining time)
+
+
+def time_left() -> float:
+    return _invocation.get_remaining_time_in_millis() / 1000 if _invocation else float("inf")
 
 
 def record_handler(record: SQSRecord) -> list[str]:
     # S3 also sends one "s3:TestEvent" (no Records) when the notification is set up.
-    return handle_s3_event(get_context(), json.loads(record.body))
+    return handle_s3_event(get_context(), json.loads(record.body), time_left)
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    global _invocation
+    _invocation = context
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

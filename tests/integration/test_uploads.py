@@ -4,6 +4,7 @@ suppressed numbers are left out and reported."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -62,13 +63,17 @@ def test_an_import_run_twice_writes_the_same_recipients_once(ctx: Context) -> No
     assert batch.total_recipients == 1200 and batch.import_rows_read == 1200
     assert len(first) == 1200 and first[0][2] == "+14155557100" and first[-1][2] == "+14155558299"
 
-    # A crashed import (still "importing" long after it began) is taken over and redone:
+    # A crashed import (still "importing", no heartbeat for long) is taken over and redone:
     # the same keys and ids, nothing added.
     ctx.batches.update_status(
         batch_id,
         from_statuses=[BatchStatus.DRAFT],
         to_status=BatchStatus.DRAFT,
-        set_fields={"import_status": "importing", "import_started_at": "2000-01-01T00:00:00.000Z"},
+        set_fields={
+            "import_status": "importing",
+            "import_started_at": "2000-01-01T00:00:00.000Z",
+            "import_heartbeat_at": "2000-01-01T00:10:00.000Z",
+        },
     )
     assert uploads.import_upload(ctx, key) == "completed"
     assert [(r.sk, r.id, r.phone_number) for r in ctx.recipients.in_batch(batch_id)] == first
@@ -135,3 +140,40 @@ def test_upload_keys_name_their_account_and_batch() -> None:
     assert parse_upload_key(upload_key("acct-1", "b-2")) == ("acct-1", "b-2")
     for other in ("exports/acct/b.csv", "uploads/acct/b.txt", "uploads/b.csv", "uploads//b.csv"):
         assert parse_upload_key(other) is None
+
+
+def test_an_import_out_of_time_goes_on_in_fresh_invocations(ctx: Context) -> None:
+    text = ROWS + "not a number,Bad\n+14155557100,Again\n"  # 1,200 good, 1 invalid, 1 duplicate
+    batch_id = draft_upload(ctx, text, skip_invalid=True)
+    key = upload_key(DEMO_ACCOUNT_ID, batch_id)
+    sqs = ctx.import_queue._sqs
+    url = ctx.settings.import_queue_url
+    sqs.purge_queue(QueueUrl=url)  # the S3 events of the uploads (no importer runs here)
+
+    def out_of_time() -> float:
+        return 1.0  # less than CONTINUE_WHEN_SECONDS_LEFT: hand over after every chunk
+
+    outcome = uploads.import_upload(ctx, key, out_of_time)
+    steps = 1
+    while outcome == "continues":
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        assert len(messages) == 1  # exactly one continuation per step
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=messages[0]["ReceiptHandle"])
+        batch = ctx.batches.get(batch_id)
+        assert batch is not None and batch.import_status == "importing"
+        assert batch.import_rows_read == 500 * steps  # progress so far
+        outcome = uploads.handle_s3_event(ctx, json.loads(messages[0]["Body"]), out_of_time)[0]
+        steps += 1
+    assert outcome == "completed" and steps == 3  # 500 + 500 + 200 rows
+
+    recipients = list(ctx.recipients.in_batch(batch_id))
+    assert [r.seq for r in recipients] == list(range(1, 1201))
+    assert [r.phone_number for r in recipients] == [f"+1415555{7100 + n}" for n in range(1200)]
+    batch = ctx.batches.get(batch_id)
+    report = ctx.batches.import_report(batch_id)
+    assert batch is not None and batch.total_recipients == 1200 and batch.duplicates_dropped == 1
+    assert report is not None and report["total_rows"] == 1202
+    assert report["invalid_rows"] == 1 and report["duplicate_rows"] == 1 and "checkpoint" not in report
+    # A stray continuation of a finished import changes nothing.
+    stray = {"continue_import": {"key": key, "started_at": batch.import_started_at}}
+    assert uploads.handle_s3_event(ctx, stray) == ["nothing_to_do"]

@@ -20,6 +20,7 @@ class Settings(BaseModel):
     # Uploaded recipient files and exports (presigned URLs); the endpoint users reach S3 at
     # when it is not AWS's own (offline: the local AWS endpoint).
     files_bucket: str = ""
+    import_queue_url: str = ""
     s3_public_endpoint_url: str = ""
     upload_url_expires_seconds: int = 3600
     export_url_expires_seconds: int = 900

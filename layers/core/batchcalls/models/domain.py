@@ -75,7 +75,8 @@ class Batch(BaseModel):
     # scheduled) if start_after_import, else stays a draft.
     import_status: str | None = None  # waiting_for_upload, importing, completed, failed
     import_rows_read: int = 0
-    import_started_at: str | None = None
+    import_started_at: str | None = None  # names the import (a takeover starts another)
+    import_heartbeat_at: str | None = None  # the import's last progress
     start_after_import: bool = False
     import_options: dict[str, Any] | None = None  # default_country, skip_invalid
     created_at: str

@@ -19,6 +19,7 @@ from batchcalls.store.credits import CreditStore
 from batchcalls.store.dial_queue import DialQueue
 from batchcalls.store.files import FileStore
 from batchcalls.store.idempotency import persistence_layer
+from batchcalls.store.import_queue import ImportQueue
 from batchcalls.store.pacing import PaceStore
 from batchcalls.store.recipients import RecipientStore
 from batchcalls.store.slots import SlotStore
@@ -85,6 +86,10 @@ class Context:
     @cached_property
     def dial_queue(self) -> DialQueue:
         return DialQueue(aws.client("sqs"), self.settings.dial_queue_url)
+
+    @cached_property
+    def import_queue(self) -> ImportQueue:
+        return ImportQueue(aws.client("sqs"), self.settings.import_queue_url)
 
     def account(self, account_id: str) -> Account:
         """The account's profile (limits, rate, pacing), read at most every

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -41,9 +42,12 @@ WRITE_CHUNK = 500  # recipients checked against the suppression list and written
 # Chunks of 25 written at once: a million rows are 40,000 BatchWriteItem calls, too slow for a
 # 15-minute Lambda one after another.
 WRITE_WORKERS = 8
-# An import still "importing" this long after it began died with its Lambda (15 min at most):
-# a redelivered event takes it over.
+# An import whose heartbeat (a progress write per chunk) stopped this long ago died with its
+# Lambda: a new event for the file takes it over.
 STALE_IMPORT = timedelta(minutes=16)
+# An invocation with less time left than this hands the rest to a fresh one (a chunk of 500
+# writes takes a second or two; this leaves room for a slow one).
+CONTINUE_WHEN_SECONDS_LEFT = 60
 
 
 def create_upload(ctx: Context, account_id: str, request: UploadBatchRequest) -> dict[str, Any]:
@@ -120,40 +124,59 @@ class ImportReport:
         return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
 
 
-def handle_s3_event(ctx: Context, event: dict[str, Any]) -> list[str]:
-    """An S3 event notification (as the import queue delivers it): import every upload it names."""
+TimeLeft = Callable[[], float]  # seconds this invocation has left
+
+
+def _forever() -> float:
+    return float("inf")
+
+
+def handle_s3_event(ctx: Context, event: dict[str, Any], time_left: TimeLeft = _forever) -> list[str]:
+    """A message of the import queue: an S3 event notification (import every upload it names)
+    or our own continuation of an import that ran out of time."""
+    if "continue_import" in event:
+        step = event["continue_import"]
+        return [import_upload(ctx, step["key"], time_left, continuing=step["started_at"])]
     outcomes = []
     for record in event.get("Records", []):
         if not str(record.get("eventName", "")).startswith("ObjectCreated"):
             continue
         # S3 event keys are URL-encoded (with + for a space).
-        outcomes.append(import_upload(ctx, unquote_plus(record["s3"]["object"]["key"])))
+        outcomes.append(import_upload(ctx, unquote_plus(record["s3"]["object"]["key"]), time_left))
     return outcomes
 
 
-def import_upload(ctx: Context, key: str) -> str:
+def import_upload(
+    ctx: Context, key: str, time_left: TimeLeft = _forever, *, continuing: str | None = None
+) -> str:
+    """Import the file at ``key`` into its batch. An invocation about to run out of time saves
+    a checkpoint (after a written chunk) and sends itself a continuation: the next one reads
+    the file again from the top, counting the rows already written without writing them."""
     parsed = parse_upload_key(key)
     if parsed is None:
         return "not_an_upload"
     account_id, batch_id = parsed
-    batch = _begin(ctx, account_id, batch_id)
+    batch = _begin(ctx, account_id, batch_id, continuing)
     if batch is None:
         return "nothing_to_do"
     options = batch.import_options or {}
     region = str(options.get("default_country") or ctx.settings.default_region)
     skip_invalid = bool(options.get("skip_invalid"))
+    checkpoint = _checkpoint(ctx, batch) if continuing else None
     report = ImportReport()
     try:
-        if ctx.files.size(key) > ctx.settings.max_upload_bytes:
+        if checkpoint is None and ctx.files.size(key) > ctx.settings.max_upload_bytes:
             report.error = f"the file is larger than {ctx.settings.max_upload_bytes} bytes"
-        elif not skip_invalid:
+        elif checkpoint is None and not skip_invalid:
             report = _validate(ctx, key, region)
         if report.error is None and (skip_invalid or not report.invalid_rows):
-            report = _write(ctx, batch, key, region)
+            report = _write(ctx, batch, key, region, time_left, checkpoint)
     except CsvFileError as exc:
         report.error = str(exc)
     except ImportAbandoned:
         return "abandoned"
+    except ImportContinues:
+        return "continues"
     if report.error is None and report.invalid_rows and not skip_invalid:
         report.error = (
             f"{report.invalid_rows} invalid rows (send skip_invalid: true to import the valid ones)"
@@ -163,20 +186,20 @@ def import_upload(ctx: Context, key: str) -> str:
     return _finish(ctx, batch, report)
 
 
-def _begin(ctx: Context, account_id: str, batch_id: str) -> Batch | None:
-    """Take the import (waiting → importing, or a stale importing one over); None when it is
-    not ours to do: no such batch of that account, already imported, or cancelled."""
+def _begin(ctx: Context, account_id: str, batch_id: str, continuing: str | None) -> Batch | None:
+    """Take the import (waiting → importing, or one whose heartbeat stopped over), or go on
+    with ours (``continuing``: its ``import_started_at``); None when it is not ours to do: no
+    such batch of that account, already imported, cancelled, or taken over."""
     batch = ctx.batches.get(batch_id)
     if batch is None or batch.user_id != account_id or batch.status is not BatchStatus.DRAFT:
         return None
+    if continuing is not None:
+        return batch if batch.import_status == IMPORTING and batch.import_started_at == continuing else None
     now_iso = ctx.now_iso()
+    heartbeat = batch.import_heartbeat_at or batch.import_started_at
     if batch.import_status == WAITING:
         expect: dict[str, Any] = {"import_status": WAITING}
-    elif (
-        batch.import_status == IMPORTING
-        and batch.import_started_at
-        and parse_iso(batch.import_started_at) < ctx.clock() - STALE_IMPORT
-    ):
+    elif batch.import_status == IMPORTING and heartbeat and parse_iso(heartbeat) < ctx.clock() - STALE_IMPORT:
         expect = {"import_status": IMPORTING, "import_started_at": batch.import_started_at}
     else:
         return None  # done, failed, or another import of this file is running now
@@ -187,11 +210,18 @@ def _begin(ctx: Context, account_id: str, batch_id: str) -> Batch | None:
         set_fields={
             "import_status": IMPORTING,
             "import_started_at": now_iso,
+            "import_heartbeat_at": now_iso,
             "import_rows_read": 0,
             "updated_at": now_iso,
         },
         expect=expect,
     )
+
+
+def _checkpoint(ctx: Context, batch: Batch) -> dict[str, Any] | None:
+    checkpoint = ctx.batches.import_checkpoint(batch.id)
+    # Only a checkpoint of this very import (a takeover starts from nothing).
+    return checkpoint if checkpoint and checkpoint.get("started_at") == batch.import_started_at else None
 
 
 def _validate(ctx: Context, key: str, region: str) -> ImportReport:
@@ -207,8 +237,23 @@ def _validate(ctx: Context, key: str, region: str) -> ImportReport:
     return report
 
 
-def _write(ctx: Context, batch: Batch, key: str, region: str) -> ImportReport:
+def _write(
+    ctx: Context,
+    batch: Batch,
+    key: str,
+    region: str,
+    time_left: TimeLeft = _forever,
+    checkpoint: dict[str, Any] | None = None,
+) -> ImportReport:
     report = ImportReport()
+    written_rows = 0  # valid rows (CsvRecipient results) consumed, written or suppressed
+    done_before = 0
+    if checkpoint:
+        # Rows an earlier invocation wrote are counted again below, not written again.
+        done_before = int(checkpoint["rows"])
+        report.valid = int(checkpoint["valid"])
+        report.suppressed_rows = int(checkpoint["suppressed_rows"])
+        report.suppressed = list(checkpoint["suppressed"])
     pending: list[CsvRecipient] = []
     has_list = ctx.suppression.any(batch.user_id)  # most accounts: no lookups at all
 
@@ -231,15 +276,37 @@ def _write(ctx: Context, batch: Batch, key: str, region: str) -> ImportReport:
     for result in iter_rows(ctx.files.chunks(key), region):
         if type(result) is CsvRecipient:
             report.total_rows += 1
+            written_rows += 1
+            if written_rows <= done_before:
+                continue
             pending.append(result)
             if len(pending) >= WRITE_CHUNK:
                 flush()
+                if time_left() < CONTINUE_WHEN_SECONDS_LEFT:
+                    _continue_later(ctx, batch, key, report, written_rows)
         elif type(result) is RowError:
             report.add_invalid(result)
         elif type(result) is DuplicateRow:
             report.add_duplicate(result)
     flush()
     return report
+
+
+class ImportContinues(Exception):
+    """This invocation saved a checkpoint and handed the rest of the import to the next."""
+
+
+def _continue_later(ctx: Context, batch: Batch, key: str, report: ImportReport, rows: int) -> None:
+    checkpoint = {
+        "started_at": batch.import_started_at,
+        "rows": rows,
+        "valid": report.valid,
+        "suppressed_rows": report.suppressed_rows,
+        "suppressed": report.suppressed,
+    }
+    ctx.batches.put_import_checkpoint(batch.id, checkpoint)
+    ctx.import_queue.send_continuation(key, str(batch.import_started_at))
+    raise ImportContinues(batch.id)
 
 
 def _recipient(batch_id: str, seq: int, row: CsvRecipient) -> Recipient:
@@ -266,7 +333,7 @@ def _progress(ctx: Context, batch: Batch, rows_read: int) -> None:
         batch.id,
         from_statuses=[BatchStatus.DRAFT],
         to_status=BatchStatus.DRAFT,
-        set_fields={"import_rows_read": rows_read},
+        set_fields={"import_rows_read": rows_read, "import_heartbeat_at": ctx.now_iso()},
         expect={"import_status": IMPORTING, "import_started_at": batch.import_started_at},
     )
     if moved is None:

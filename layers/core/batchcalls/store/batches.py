@@ -187,6 +187,24 @@ class BatchStore:
             Item=serialize({"pk": keys.batch_pk(batch_id), "sk": keys.IMPORT_REPORT, "report": report}),
         )
 
+    def put_import_checkpoint(self, batch_id: str, checkpoint: dict[str, Any]) -> None:
+        """Where an import that ran out of time stopped (the final report replaces it)."""
+        self._db.put_item(
+            TableName=self._table,
+            Item=serialize(
+                {"pk": keys.batch_pk(batch_id), "sk": keys.IMPORT_REPORT, "checkpoint": checkpoint}
+            ),
+        )
+
+    def import_checkpoint(self, batch_id: str) -> dict[str, Any] | None:
+        resp = self._db.get_item(
+            TableName=self._table,
+            Key=serialize({"pk": keys.batch_pk(batch_id), "sk": keys.IMPORT_REPORT}),
+            ConsistentRead=True,
+        )
+        item = resp.get("Item")
+        return dict(deserialize(item).get("checkpoint") or {}) or None if item else None
+
     def import_report(self, batch_id: str) -> dict[str, Any] | None:
         resp = self._db.get_item(
             TableName=self._table,
@@ -194,7 +212,8 @@ class BatchStore:
             ConsistentRead=True,
         )
         item = resp.get("Item")
-        return dict(deserialize(item)["report"]) if item else None
+        report = deserialize(item).get("report") if item else None
+        return dict(report) if report else None
 
     def set_counters(self, batch_id: str, counters: dict[str, int], now: str) -> None:
         """Overwrite the counters with values recounted from the recipients."""

@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: dev test unit integration e2e lint fmt bench cfn-lint clean
+.PHONY: dev test unit integration e2e lint fmt bench bench-files cfn-lint clean
 
 $(STAMP): requirements/dev.txt layers/core/requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -44,6 +44,9 @@ fmt: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.makespan $(BENCH_ARGS)
+
+bench-files: $(STAMP)
+	PYTHONPATH=layers/core:. $(BIN)/python -m bench.recipient_files $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .aws-sam .mypy_cache .ruff_cache

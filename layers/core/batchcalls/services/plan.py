@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 
 from batchcalls.domain.concurrency import batch_slots
 from batchcalls.domain.lifecycle import BatchStatus
@@ -24,26 +25,32 @@ def plan_pass(ctx: Context, run_pass: RunPass) -> PlanResult:
     if batch is None or batch.status is not BatchStatus.RUNNING or batch.run_number != run_pass.run:
         return empty
     # The number travels with the message so the dialer needs no read to dial it. Recipients
-    # waiting for a later time (their window, their redial) stay out of this pass.
+    # waiting for a later time (their window, their redial) stay out of this pass. The JSON
+    # array is written item by item to a spooled file (8 MiB in memory, then /tmp): a pass of
+    # a million recipients never sits in memory whole.
     now_iso = ctx.now_iso()
-    pending = [
-        {"rk": ref.sk, "to": ref.phone_number}
-        for ref in ctx.recipients.pending_keys(batch.id)
-        if not ref.next_attempt_at or ref.next_attempt_at <= now_iso
-    ]
-    if not pending:
-        return empty
+    count = 0
+    with tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+b") as manifest:
+        manifest.write(b"[")
+        for ref in ctx.recipients.pending_keys(batch.id):
+            if ref.next_attempt_at and ref.next_attempt_at > now_iso:
+                continue
+            if count:
+                manifest.write(b",")
+            manifest.write(json.dumps({"rk": ref.sk, "to": ref.phone_number}).encode())
+            count += 1
+        manifest.write(b"]")
+        if not count:
+            return empty
+        manifest.seek(0)
+        ctx.s3.upload_fileobj(
+            manifest, settings.manifest_bucket, key, ExtraArgs={"ContentType": "application/json"}
+        )
     account = ctx.accounts.get_account(batch.user_id)
     account_max = account.max_concurrency if account else settings.default_max_concurrency
-    ctx.s3.put_object(
-        Bucket=settings.manifest_bucket,
-        Key=key,
-        Body=json.dumps(pending).encode(),
-        ContentType="application/json",
-    )
     return empty.model_copy(
         update={
-            "count": len(pending),
+            "count": count,
             "max_concurrency": batch_slots(account_max, batch.reserved_concurrency, batch.max_concurrency),
         }
     )

@@ -4,27 +4,22 @@ sweeps at once — and their concurrency leases are released (real DynamoDB sema
 
 from __future__ import annotations
 
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from batchcalls.config import get_settings
-from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.domain.recipient_status import RecipientStatus
-from batchcalls.models.domain import Account, Batch, CallerNumber, Recipient
-from batchcalls.models.messages import DialMessage
-from batchcalls.services import account as account_service
+from batchcalls.models.domain import Batch
 from batchcalls.services.context import Context
 from batchcalls.services.dial import dial
 from batchcalls.services.sweep import STUCK_CALL, sweep
 from batchcalls.services.tick import tick
 from batchcalls.telephony.port import ProviderCall
 from tests.helpers import AUTH_TOKEN, Clock, FakeProvider, SfnSpy
+from tests.integration.test_credits import RATE, make_batch, message, new_account
 
-CALLER = "+16045557777"
-RATE = 20_000  # per started minute
 START = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
 
@@ -44,41 +39,10 @@ def ctx(quiet_stack: object, clock: Clock) -> Context:
 def dialed_batch(ctx: Context, n: int) -> tuple[str, Batch]:
     """An account and a running batch whose n recipients are all in a call (dialed, no Map
     child will ever answer: as after a cancel stopped the pass)."""
-    account_id = f"sweep-{uuid.uuid4().hex[:8]}"
-    ctx.accounts.put_account(
-        Account(id=account_id, max_concurrency=50, per_minute_rate_micros=RATE, calls_per_second=1000)
-    )
-    ctx.accounts.put_caller_number(account_id, CallerNumber(phone_number=CALLER, agent_id="a"))
-    account_service.add_credits(ctx, account_id, 1_000_000, ref="opening")
-    now = ctx.now_iso()
-    batch = Batch(
-        id=str(uuid.uuid4()),
-        user_id=account_id,
-        name="stuck",
-        caller_id=CALLER,
-        status=BatchStatus.RUNNING,
-        total_recipients=n,
-        created_at=now,
-        updated_at=now,
-        run_number=1,
-        pass_number=1,
-    )
-    ctx.batches.create(
-        batch,
-        [
-            Recipient(
-                batch_id=batch.id,
-                seq=i + 1,
-                id=str(uuid.uuid4()),
-                phone_number=f"+1415555{i:04d}",
-                sort_order=i,
-            )
-            for i in range(n)
-        ],
-    )
+    account_id = new_account(ctx, balance=1_000_000)
+    batch = make_batch(ctx, account_id, n)
     for seq in range(1, n + 1):
-        msg = DialMessage(batch_id=batch.id, run=1, pass_number=1, rk=f"R#{seq:07d}", task_token=f"t{seq}")
-        assert dial(ctx, msg) == "dialed"
+        assert dial(ctx, message(batch, seq)) == "dialed"
     return account_id, batch
 
 

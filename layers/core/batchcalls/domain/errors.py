@@ -24,6 +24,11 @@ class InvalidRequest(DomainError):
         self.errors = errors or []
 
 
+def invalid_cursor(reason: str = "malformed") -> InvalidRequest:
+    """A paging cursor this API did not give out (or one of another list)."""
+    return InvalidRequest("cursor is not one this API gave out", [{"field": "cursor", "message": reason}])
+
+
 class IllegalTransition(DomainError):
     pass
 

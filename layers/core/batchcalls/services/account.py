@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from batchcalls.domain.billing import INSUFFICIENT_CREDITS, dollars, estimate
-from batchcalls.domain.errors import InvalidRequest, NotFound
+from batchcalls.domain.errors import InvalidRequest, NotFound, invalid_cursor
 from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.models.domain import Account, Batch, LedgerEntry
 from batchcalls.services.context import Context
@@ -51,9 +51,7 @@ def ledger_page(ctx: Context, account_id: str, limit: int, cursor: str | None) -
     try:
         entries, next_cursor = ctx.credits.ledger_page(account_id, limit=limit, cursor=cursor)
     except ValueError as exc:
-        raise InvalidRequest(
-            "cursor is not one this API gave out", [{"field": "cursor", "message": str(exc)}]
-        ) from exc
+        raise invalid_cursor(str(exc)) from exc
     return {
         "entries": [e.model_dump(exclude={"account_id"}) for e in entries],
         "next_cursor": next_cursor,

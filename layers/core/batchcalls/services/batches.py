@@ -12,7 +12,7 @@ from typing import Any
 from batchcalls.domain.billing import estimate
 from batchcalls.domain.clock import iso, parse_iso
 from batchcalls.domain.concurrency import batch_slots
-from batchcalls.domain.errors import InvalidRequest, NotFound
+from batchcalls.domain.errors import InvalidRequest, NotFound, invalid_cursor
 from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.domain.phone import InvalidPhoneNumber, to_e164
 from batchcalls.models.api import (
@@ -241,9 +241,7 @@ def list_batches(
             cursor=request.cursor,
         )
     except ValueError as exc:
-        raise InvalidRequest(
-            "cursor is not one this API gave out", [{"field": "cursor", "message": str(exc)}]
-        ) from exc
+        raise invalid_cursor(str(exc)) from exc
 
 
 def list_runs(ctx: Context, account_id: str, request: ListRunsRequest) -> list[Batch]:
@@ -274,13 +272,9 @@ def recipients_page(
         try:
             start_after = base64.urlsafe_b64decode(request.cursor.encode()).decode()
         except ValueError as exc:
-            raise InvalidRequest(
-                "cursor is not one this API gave out", [{"field": "cursor", "message": "malformed"}]
-            ) from exc
+            raise invalid_cursor() from exc
         if not start_after.startswith("R#"):
-            raise InvalidRequest(
-                "cursor is not one this API gave out", [{"field": "cursor", "message": "malformed"}]
-            )
+            raise invalid_cursor()
     found, last = ctx.recipients.page(
         batch_id, limit=request.limit, start_after=start_after, status=request.status, updated_since=since
     )

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from batchcalls.domain.csv_import import CsvFileError, parse_csv
-from batchcalls.domain.errors import InvalidRequest, NotFound
+from batchcalls.domain.errors import InvalidRequest, NotFound, invalid_cursor
 from batchcalls.domain.phone import InvalidPhoneNumber, to_e164
 from batchcalls.models.api import SuppressionAddRequest
 from batchcalls.services.context import Context
@@ -65,9 +65,7 @@ def page(ctx: Context, account_id: str, limit: int, cursor: str | None) -> dict[
     try:
         entries, next_cursor = ctx.suppression.page(account_id, limit=limit, cursor=cursor)
     except ValueError as exc:
-        raise InvalidRequest(
-            "cursor is not one this API gave out", [{"field": "cursor", "message": str(exc)}]
-        ) from exc
+        raise invalid_cursor(str(exc)) from exc
     return {"numbers": entries, "next_cursor": next_cursor}
 
 

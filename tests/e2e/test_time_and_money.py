@@ -129,7 +129,14 @@ def test_an_hourly_series_shows_its_first_run_and_pause_series_stops_spawning(cl
     wait_status(client, paused["first_run"]["id"], "completed")
 
     # When a run ends the next one is spawned at the next occurrence (an hour after the first)…
-    view = wait_for(lambda: (v := client.get(spawning["batch"]["id"]))["runs"] and len(v["runs"]) == 2 and v)
+    # (The run is written first, then the parent's count: wait for both.)
+    view = wait_for(
+        lambda: (
+            (v := client.get(spawning["batch"]["id"]))["batch"]["recurrence_run_count"] == 2
+            and len(v["runs"]) == 2
+            and v
+        )
+    )
     nxt = view["runs"][0]
     assert nxt["status"] == "scheduled" and nxt["occurrence_number"] == 2
     anchor = parse_iso(spawning["batch"]["created_at"])  # send_now: the series counts from its creation

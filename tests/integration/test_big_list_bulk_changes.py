@@ -15,6 +15,7 @@ from batchcalls.models.api import CreateBatchRequest, StartBatchRequest
 from batchcalls.models.domain import Batch
 from batchcalls.services import lifecycle, tick
 from batchcalls.services.batches import create_batch
+from batchcalls.services.bulk import skip_pending
 from batchcalls.services.context import Context
 from batchcalls.store import keys
 from batchcalls.store.dynamo import serialize, values
@@ -124,3 +125,37 @@ def test_a_rerun_out_of_budget_resets_in_the_ticks_and_never_twice(
     assert counts["completed"] == 1 and counts["pending"] == 299  # that one was not reset twice
     after = ctx.batches.get(batch.id)
     assert after is not None and after.completed_count == 1 and after.status is BatchStatus.RUNNING
+
+
+def test_a_cancelled_background_rerun_leaves_nothing_to_the_next_run(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batch = draft(ctx, 40)
+    for state in ctx.recipients.states(batch.id):
+        end_with(ctx, batch.id, state.sk, RecipientStatus.COMPLETED, "1:1")
+    ctx.batches.update_status(
+        batch.id,
+        from_statuses=[BatchStatus.DRAFT],
+        to_status=BatchStatus.COMPLETED,
+        set_fields={"run_number": 1, "pass_number": 1},
+    )
+    monkeypatch.setattr(lifecycle, "RERUN_RESET_BUDGET_SECONDS", 0.0)
+    rerun = StartBatchRequest.model_validate({"action": "start", "batch_id": batch.id})
+    lifecycle.start(ctx, DEMO_ACCOUNT_ID, rerun)
+    lifecycle.cancel(ctx, DEMO_ACCOUNT_ID, batch.id)  # before the background reset finished
+    cancelled = ctx.batches.get(batch.id)
+    assert cancelled is not None and cancelled.resetting_statuses is None
+
+    # Run 3 re-runs one recipient only; a background skip of run 2's cancel that is still
+    # going must not touch it.
+    one = next(s for s in ctx.recipients.states(batch.id) if s.status is RecipientStatus.COMPLETED)
+    only = StartBatchRequest.model_validate(
+        {"action": "start", "batch_id": batch.id, "recipient_ids": [one.id]}
+    )
+    lifecycle.start(ctx, DEMO_ACCOUNT_ID, only)
+    assert skip_pending(ctx, batch.id, 10) == (0, True)
+    tick.tick(ctx)
+    rerun3 = ctx.batches.get(batch.id)
+    assert rerun3 is not None and rerun3.run_number == 3 and rerun3.resetting_statuses is None
+    pending = [s.sk for s in ctx.recipients.states(batch.id) if s.status is RecipientStatus.PENDING]
+    assert pending == [one.sk]

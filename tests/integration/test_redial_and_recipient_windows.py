@@ -20,6 +20,7 @@ from batchcalls.services.call_status import apply_call_status
 from batchcalls.services.callbacks import status_callback_url
 from batchcalls.services.context import Context
 from batchcalls.services.dial import dial
+from batchcalls.services.lifecycle import cancel
 from batchcalls.services.plan import plan_pass
 from batchcalls.services.settle import next_pass_at
 from local.seed import DEMO_ACCOUNT_ID
@@ -196,3 +197,15 @@ def test_a_number_whose_zones_never_share_the_window_is_skipped(ctx: Context) ->
     skipped = ctx.recipients.get(batch.id, "R#0000001")
     assert skipped is not None and skipped.status is RecipientStatus.SKIPPED
     assert "never opens" in (skipped.error_message or "")
+
+
+def test_no_redial_for_a_call_that_ends_after_its_batch_was_cancelled(ctx: Context) -> None:
+    batch = draft(ctx, [{"phone_number": "+14155550111"}], retry_policy=POLICY)
+    assert dial(ctx, message(batch, 1)) == "dialed"
+    cancel(ctx, DEMO_ACCOUNT_ID, batch.id)  # the call is in progress: it finishes and reports
+    assert callback(ctx, batch, 1, "busy") == "finished"
+
+    ended = ctx.recipients.get(batch.id, "R#0000001")
+    assert ended is not None and ended.status is RecipientStatus.BUSY  # final, not pending again
+    after = ctx.batches.get(batch.id)
+    assert after is not None and after.failed_count == 1

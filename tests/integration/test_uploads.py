@@ -11,11 +11,14 @@ from datetime import timedelta
 import pytest
 
 from batchcalls.config import get_settings
+from batchcalls.domain.errors import Conflict
 from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.models.api import UploadBatchRequest
 from batchcalls.services import uploads
 from batchcalls.services.context import Context
+from batchcalls.services.export import export_batch
 from batchcalls.services.lifecycle import cancel
+from batchcalls.services.tick import tick
 from batchcalls.store.files import parse_upload_key, upload_key
 from local.seed import DEMO_ACCOUNT_ID
 from local.stack import OfflineStack
@@ -110,6 +113,10 @@ def test_a_batch_cancelled_during_its_import_stops_it(ctx: Context, monkeypatch:
     batch = ctx.batches.get(batch_id)
     assert batch is not None and batch.status is BatchStatus.CANCELLED
     assert calls == 1  # no chunk after the cancel
+    # The chunk written after the cancel's own skipping is left to the scheduler.
+    assert batch.import_status == "failed" and batch.due_at
+    tick(ctx)
+    assert ctx.recipients.status_counts(batch_id)["pending"] == 0
 
 
 def test_suppressed_numbers_are_left_out_and_reported(ctx: Context) -> None:
@@ -177,3 +184,11 @@ def test_an_import_out_of_time_goes_on_in_fresh_invocations(ctx: Context) -> Non
     # A stray continuation of a finished import changes nothing.
     stray = {"continue_import": {"key": key, "started_at": batch.import_started_at}}
     assert uploads.handle_s3_event(ctx, stray) == ["nothing_to_do"]
+
+
+def test_export_of_a_batch_over_the_limit_is_refused_with_the_reason(ctx: Context) -> None:
+    batch_id = draft_upload(ctx, ROWS)
+    uploads.import_upload(ctx, upload_key(DEMO_ACCOUNT_ID, batch_id))
+    small = Context(settings=ctx.settings.model_copy(update={"export_max_recipients": 1000}))
+    with pytest.raises(Conflict, match=r"1200 recipients; export\.csv serves up to 1000"):
+        export_batch(small, DEMO_ACCOUNT_ID, batch_id)

@@ -24,7 +24,11 @@ class Settings(BaseModel):
     s3_public_endpoint_url: str = ""
     upload_url_expires_seconds: int = 3600
     export_url_expires_seconds: int = 900
-    max_upload_bytes: int = 1 << 30  # 1 GiB: over 10 million rows of the template
+    # 128 MiB: about two million rows of the template, which the 512 MB importer holds (about
+    # 110 MiB per million distinct numbers, bench/recipient_files.py).
+    max_upload_bytes: int = 128 << 20
+    # Past this many recipients export.csv would outlast API Gateway's 29 s (409 instead).
+    export_max_recipients: int = 150_000
     state_machine_arn: str = ""
     # Base URL the provider reaches us at (API stage URL); status callbacks hang below it.
     public_base_url: str = "http://127.0.0.1:3000"

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.domain.recipient_status import RecipientStatus
 from batchcalls.models.domain import Batch
 from batchcalls.services.context import Context
@@ -30,11 +31,17 @@ def skip_pending(
     deadline = monotonic() + budget_seconds
     now_iso = ctx.now_iso()
     skipped = 0
+    batch = ctx.batches.get(batch_id)
+    if batch is None or batch.status is not BatchStatus.CANCELLED:
+        return 0, True  # re-run meanwhile: its recipients are not ours to skip
     for ref in ctx.recipients.pending_keys(batch_id):
         if budget_seconds <= 0:
             return skipped, False
-        if ctx.recipients.skip(batch_id, ref.sk, CANCELLED, now_iso):
+        # Each skip is conditioned on the batch still being cancelled in this run.
+        if ctx.recipients.skip(batch_id, ref.sk, CANCELLED, now_iso, only_if_cancelled_run=batch.run_number):
             skipped += 1
+        elif (now := ctx.batches.get(batch_id)) is None or now.status is not BatchStatus.CANCELLED:
+            return skipped, True  # re-run meanwhile: stop
         if monotonic() > deadline:
             # Out of time: finished only if this was the last one (the next call will see).
             return skipped, False
@@ -55,9 +62,10 @@ def reset_finals(
     deadline = monotonic() + budget_seconds
     now_iso = ctx.now_iso()
     wanted = set(statuses)
+    this_run = f"{batch.run_number}:"
     for state in ctx.recipients.states(batch.id):
-        if state.status not in wanted:
-            continue
+        if state.status not in wanted or (state.ticket or "").startswith(this_run):
+            continue  # not to reset, or dealt with in this run already (no write wasted)
         # Out of time only after a reset: each call gets past the ones this run already
         # dialed (which stay final) and makes progress.
         reset = ctx.recipients.reset_for_rerun(batch.id, state.sk, statuses, now_iso, run=batch.run_number)

@@ -8,6 +8,7 @@ from typing import Any
 from batchcalls.domain import retry
 from batchcalls.domain.billing import minutes_charge, started_minutes
 from batchcalls.domain.clock import iso
+from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.domain.recipient_status import RecipientStatus
 from batchcalls.models.domain import LedgerEntry, Recipient
 from batchcalls.services.context import Context
@@ -42,7 +43,11 @@ def end_attempt(
     }
     attempt = {k: v for k, v in attempt.items() if v is not None}
     policy = ctx.retry_policy(recipient.batch_id)
-    if policy is not None and retry.should_retry(policy, status.value, recipient.attempts):
+    if (
+        policy is not None
+        and retry.should_retry(policy, status.value, recipient.attempts)
+        and _batch_goes_on(ctx, recipient.batch_id)
+    ):
         redial = retry.next_attempt_at(policy, ctx.clock())
         return ctx.recipients.retry_later(
             recipient.batch_id,
@@ -65,6 +70,13 @@ def end_attempt(
         charge_items=items,
         attempt=attempt,
     )
+
+
+def _batch_goes_on(ctx: Context, batch_id: str) -> bool:
+    """A redial only for a batch that will dial again: never after a cancel (nothing would
+    ever pick the recipient up), nor for a batch that ended or failed."""
+    batch = ctx.batches.get(batch_id)
+    return batch is not None and batch.status in (BatchStatus.RUNNING, BatchStatus.PAUSED)
 
 
 def _minutes_charge(

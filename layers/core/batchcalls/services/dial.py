@@ -92,7 +92,7 @@ def dial(ctx: Context, message: DialMessage) -> str:
                 reason = (
                     f"The call window never opens at once in the number's time zones ({', '.join(zones[:5])})"
                 )
-                skipped = ctx.recipients.skip(batch_id, rk, reason, now_iso)
+                skipped = ctx.recipients.skip(batch_id, rk, reason, now_iso, ticket=message.ticket)
                 return answer("skipped") if skipped else "duplicate"
             return defer(opens)
     elif not window.is_open(batch.window, now, batch.timezone):
@@ -157,7 +157,11 @@ def dial(ctx: Context, message: DialMessage) -> str:
         return "duplicate"
     if claim is Claim.SUPPRESSED:
         # On the account's do-not-call list (checked in the claim itself): never dialed.
-        return answer("skipped") if ctx.recipients.skip(batch_id, rk, SUPPRESSED, now_iso) else "duplicate"
+        return (
+            answer("skipped")
+            if ctx.recipients.skip(batch_id, rk, SUPPRESSED, now_iso, ticket=message.ticket)
+            else "duplicate"
+        )
     if claim is Claim.INSUFFICIENT_CREDITS:
         # The guide: "The batch will pause when credits are insufficient." Calls in progress
         # finish; this recipient stays pending for the resume after a top-up.

@@ -15,6 +15,7 @@ from typing import Any
 
 from batchcalls.domain.billing import dollars
 from batchcalls.domain.clock import iso
+from batchcalls.domain.errors import Conflict
 from batchcalls.models.domain import Recipient
 from batchcalls.services.access import get_owned_batch
 from batchcalls.services.context import Context
@@ -59,6 +60,12 @@ def export_row(recipient: Recipient) -> list[Any]:
 
 def export_batch(ctx: Context, account_id: str, batch_id: str) -> dict[str, Any]:
     batch = get_owned_batch(ctx, account_id, batch_id)
+    limit = ctx.settings.export_max_recipients
+    if batch.total_recipients > limit:
+        raise Conflict(
+            f"Batch has {batch.total_recipients} recipients; export.csv serves up to {limit}. "
+            "Page through GET /batch-calls/{id}/recipients instead"
+        )
     now = ctx.clock()
     key = export_key(account_id, batch.id, now.strftime("%Y%m%dT%H%M%S%fZ"))
     rows = 0

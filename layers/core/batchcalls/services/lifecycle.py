@@ -53,7 +53,8 @@ def begin_run(
             "started_at": now_iso,
             "updated_at": now_iso,
         },
-        remove_fields=["due_at", "paused_reason", "failure_reason", "completed_at"],
+        # A reset left from an earlier run (cancelled meanwhile) is not this run's.
+        remove_fields=["due_at", "paused_reason", "failure_reason", "completed_at", "resetting_statuses"],
         expect={"run_number": batch.run_number},
     )
     if started is None:
@@ -178,7 +179,7 @@ def cancel(ctx: Context, account_id: str, batch_id: str) -> dict[str, Any]:
         from_statuses=[batch.status],
         to_status=target,
         set_fields={"cancelled_at": now_iso, "updated_at": now_iso},
-        remove_fields=["due_at", "paused_reason"],
+        remove_fields=["due_at", "paused_reason", "resetting_statuses"],
     )
     if cancelled is None:
         raise _changed_meanwhile(batch)

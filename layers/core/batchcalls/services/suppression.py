@@ -14,6 +14,7 @@ from batchcalls.models.api import SuppressionAddRequest
 from batchcalls.services.context import Context
 
 MAX_REPORTED = 1000
+MAX_ROWS = 10_000  # per request, as create's list: written inside the API's 29 s
 
 
 def add_numbers(ctx: Context, account_id: str, request: SuppressionAddRequest) -> dict[str, Any]:
@@ -30,6 +31,10 @@ def add_numbers(ctx: Context, account_id: str, request: SuppressionAddRequest) -
             report = parse_csv(request.csv, default_region=region, limit_errors=MAX_REPORTED)
         except (CsvFileError, ValueError) as exc:
             raise InvalidRequest(f"csv {exc}", [{"field": "csv", "message": str(exc)}]) from exc
+        rows = report.total_rows
+        if rows > MAX_ROWS:
+            message = f"has {rows} rows; at most {MAX_ROWS} per request"
+            raise InvalidRequest(f"csv {message}", [{"field": "csv", "message": message}])
         numbers.extend(row.phone_number for row in report.recipients)
         invalid.extend(
             {"field": f"csv row {e.row}" + (f" column '{e.column}'" if e.column else ""), "message": e.reason}

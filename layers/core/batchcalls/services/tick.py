@@ -8,6 +8,7 @@ write first, so two ticks running at once start nothing twice.
 from __future__ import annotations
 
 import logging
+import time
 
 from batchcalls.domain.errors import Conflict
 from batchcalls.domain.lifecycle import BatchStatus
@@ -21,23 +22,37 @@ from batchcalls.services.sweep import sweep
 
 logger = logging.getLogger(__name__)
 
-TICK_SKIP_BUDGET_SECONDS = 20  # per cancelled batch per tick (the scheduler has 60 s)
+# Bulk work (skipping a cancelled big list, resetting a re-run's) per tick, over all batches:
+# the scheduler has 60 s, and the stuck-call sweep runs after it.
+TICK_SKIP_BUDGET_SECONDS = 20
 
 
 def tick(ctx: Context) -> dict[str, int]:
     acted = 0
+    bulk = BulkBudget(TICK_SKIP_BUDGET_SECONDS)
     for batch_id in ctx.batches.due_batch_ids(ctx.now_iso()):
         batch = ctx.batches.get(batch_id)
         if batch is None or not batch.due_at:
             continue
         try:
-            acted += 1 if handle_due(ctx, batch) else 0
+            acted += 1 if handle_due(ctx, batch, bulk) else 0
         except Exception:
             logger.exception("tick failed for batch %s", batch_id)
     return {"acted": acted, **sweep(ctx)}
 
 
-def handle_due(ctx: Context, batch: Batch) -> bool:
+class BulkBudget:
+    """What is left of the tick's time for bulk work, shared by every due batch."""
+
+    def __init__(self, seconds: float) -> None:
+        self._deadline = time.monotonic() + seconds
+
+    def left(self) -> float:
+        return max(0.0, self._deadline - time.monotonic())
+
+
+def handle_due(ctx: Context, batch: Batch, bulk: BulkBudget | None = None) -> bool:
+    bulk = bulk or BulkBudget(TICK_SKIP_BUDGET_SECONDS)
     if batch.status is BatchStatus.SCHEDULED:
         try:
             begin_run(ctx, batch)
@@ -51,11 +66,11 @@ def handle_due(ctx: Context, batch: Batch) -> bool:
     if batch.status is BatchStatus.RUNNING:
         # A re-run of a big list first resets more of its recipients. A pass still running
         # keeps the batch due: the next tick looks again.
-        batch = finish_resets(ctx, batch, TICK_SKIP_BUDGET_SECONDS)
+        batch = finish_resets(ctx, batch, bulk.left())
         return continue_run(ctx, batch)
     if batch.status is BatchStatus.CANCELLED:
         # A big cancelled list: skip more of its pending recipients; done → leave the index.
-        _, finished = skip_pending(ctx, batch.id, TICK_SKIP_BUDGET_SECONDS)
+        _, finished = skip_pending(ctx, batch.id, bulk.left())
         if finished:
             ctx.batches.update_status(
                 batch.id, from_statuses=[batch.status], to_status=batch.status, remove_fields=["due_at"]

@@ -174,6 +174,7 @@ def import_upload(
     except CsvFileError as exc:
         report.error = str(exc)
     except ImportAbandoned:
+        _abandoned(ctx, batch)
         return "abandoned"
     except ImportContinues:
         return "continues"
@@ -326,6 +327,19 @@ def _recipient(batch_id: str, seq: int, row: CsvRecipient) -> Recipient:
 
 class ImportAbandoned(Exception):
     """The batch was cancelled (or its import taken over) while the file was being read."""
+
+
+def _abandoned(ctx: Context, batch: Batch) -> None:
+    """Cancelled while importing: the import is over (failed), and the chunk written after the
+    cancel's own skipping is skipped by the scheduler (the batch is made due)."""
+    now_iso = ctx.now_iso()
+    ctx.batches.update_status(
+        batch.id,
+        from_statuses=[BatchStatus.CANCELLED],
+        to_status=BatchStatus.CANCELLED,
+        set_fields={"import_status": FAILED, "due_at": now_iso, "updated_at": now_iso},
+        expect={"import_started_at": batch.import_started_at},
+    )
 
 
 def _progress(ctx: Context, batch: Batch, rows_read: int) -> None:

@@ -53,6 +53,7 @@ class RecipientState(NamedTuple):
     id: str
     status: RecipientStatus
     next_attempt_at: str | None
+    ticket: str | None  # "{run}:{pass}" of the pass that last dealt with it
 
 
 class InflightRef(NamedTuple):
@@ -115,11 +116,15 @@ class RecipientStore:
             KeyConditionExpression="pk = :pk AND begins_with(sk, :r)",
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues=values(pk=keys.batch_pk(batch_id), r="R#"),
-            ProjectionExpression="sk, id, #s, next_attempt_at",
+            ProjectionExpression="sk, id, #s, next_attempt_at, ticket",
             ConsistentRead=True,
         ):
             yield RecipientState(
-                str(item["sk"]), str(item["id"]), RecipientStatus(item["status"]), item.get("next_attempt_at")
+                str(item["sk"]),
+                str(item["id"]),
+                RecipientStatus(item["status"]),
+                item.get("next_attempt_at"),
+                item.get("ticket"),
             )
 
     def status_counts(self, batch_id: str) -> dict[str, int]:
@@ -487,16 +492,39 @@ class RecipientStore:
             ]
         )
 
-    def skip(self, batch_id: str, sk: str, reason: str, now: str) -> bool:
-        """pending → skipped (cancelled batch, suppressed number), with its counter."""
+    def skip(
+        self,
+        batch_id: str,
+        sk: str,
+        reason: str,
+        now: str,
+        *,
+        ticket: str | None = None,
+        only_if_cancelled_run: int | None = None,
+    ) -> bool:
+        """pending → skipped (cancelled batch, suppressed number), with its counter. ``ticket``
+        records the pass that decided it (a re-run's reset then leaves it alone in that run);
+        ``only_if_cancelled_run``: only while the batch is still cancelled in that run, so a
+        background skip never touches the recipients of a re-run started meanwhile."""
+        fields: dict[str, Any] = {"error_message": reason, "completed_at": now}
+        if ticket:
+            fields["ticket"] = ticket
         return self._final(
             batch_id,
             sk,
             RecipientStatus.SKIPPED,
-            {"error_message": reason, "completed_at": now},
+            fields,
             now,
             condition="#s = :pending",
             condition_values={":pending": RecipientStatus.PENDING.value},
+            batch_condition=(
+                (
+                    "#bs = :cancelled AND run_number = :brun",
+                    {":cancelled": "cancelled", ":brun": only_if_cancelled_run},
+                )
+                if only_if_cancelled_run is not None
+                else None
+            ),
         )
 
     def _final(
@@ -512,8 +540,13 @@ class RecipientStore:
         cost_micros: int = 0,
         extra_items: Sequence[dict[str, Any]] = (),
         attempt: dict[str, Any] | None = None,
+        batch_condition: tuple[str, dict[str, Any]] | None = None,
     ) -> bool:
         assert status in TERMINAL
+        meta_condition, meta_values = "attribute_exists(pk)", {}
+        if batch_condition is not None:
+            meta_condition += " AND " + batch_condition[0]
+            meta_values = batch_condition[1]
         sets, vals, names = self._sets({**fields, "updated_at": now})
         add_cost = " ADD cost_micros :cost" if cost_micros else ""
         if cost_micros:
@@ -542,23 +575,28 @@ class RecipientStore:
                         "TableName": self._table,
                         "Key": serialize({"pk": keys.batch_pk(batch_id), "sk": keys.BATCH_META}),
                         "UpdateExpression": "SET updated_at = :now ADD #c :one",
-                        "ConditionExpression": "attribute_exists(pk)",
-                        "ExpressionAttributeNames": {"#c": counter_field(status)},
-                        "ExpressionAttributeValues": values(now=now, one=1),
+                        "ConditionExpression": meta_condition,
+                        "ExpressionAttributeNames": {"#c": counter_field(status)}
+                        | ({"#bs": "status"} if batch_condition is not None else {}),
+                        "ExpressionAttributeValues": serialize({":now": now, ":one": 1, **meta_values}),
                     }
                 },
                 *extra_items,
-            ]
+            ],
+            checked_meta=batch_condition is not None,
         )
 
-    def _transact_if_first_holds(self, items: list[dict[str, Any]]) -> bool:
+    def _transact_if_first_holds(self, items: list[dict[str, Any]], *, checked_meta: bool = False) -> bool:
         """Run the transaction; False when its first item's condition does not hold (the
-        transition already happened, or may not happen now); any other failure raises."""
+        transition already happened, or may not happen now) — or, with ``checked_meta``, the
+        second's (the batch is no longer as required); any other failure raises."""
         try:
             transact_write(self._db, items)
         except Exception as exc:
             reasons = transaction_cancel_reasons(exc)
             if reasons and reasons[0] == "ConditionalCheckFailed":
+                return False
+            if checked_meta and len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
                 return False
             raise
         return True

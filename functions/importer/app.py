@@ -22,9 +22,14 @@ def time_left() -> float:
     return _invocation.get_remaining_time_in_millis() / 1000 if _invocation else float("inf")
 
 
+# The queue's maxReceiveCount (template.yaml): the last delivery before the dead-letter queue.
+MAX_RECEIVES = 3
+
+
 def record_handler(record: SQSRecord) -> list[str]:
     # S3 also sends one "s3:TestEvent" (no Records) when the notification is set up.
-    return handle_s3_event(get_context(), json.loads(record.body), time_left)
+    last = int(record.attributes.approximate_receive_count or 1) >= MAX_RECEIVES
+    return handle_s3_event(get_context(), json.loads(record.body), time_left, last_attempt=last)
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -192,3 +192,33 @@ def test_export_of_a_batch_over_the_limit_is_refused_with_the_reason(ctx: Contex
     small = Context(settings=ctx.settings.model_copy(update={"export_max_recipients": 1000}))
     with pytest.raises(Conflict, match=r"1200 recipients; export\.csv serves up to 1000"):
         export_batch(small, DEMO_ACCOUNT_ID, batch_id)
+
+
+def test_a_failed_attempt_is_retried_and_the_last_one_marks_the_import_failed(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_chunks = ctx.files.chunks
+    failures_left = [1]
+
+    def flaky(key: str) -> Iterator[bytes]:
+        if failures_left[0] > 0:
+            failures_left[0] -= 1
+            raise RuntimeError("S3 read timed out")
+        return real_chunks(key)
+
+    monkeypatch.setattr(ctx.files, "chunks", flaky)
+    batch_id = draft_upload(ctx, ROWS)
+    key = upload_key(DEMO_ACCOUNT_ID, batch_id)
+    with pytest.raises(RuntimeError):
+        uploads.import_upload(ctx, key)  # the queue will deliver the event again
+    waiting = ctx.batches.get(batch_id)
+    assert waiting is not None and waiting.import_status == "waiting_for_upload"
+    assert uploads.import_upload(ctx, key) == "completed"  # the redelivery
+
+    doomed = draft_upload(ctx, ROWS)  # fails on every attempt; the last one gives up
+    failures_left[0] = 99
+    assert uploads.import_upload(ctx, upload_key(DEMO_ACCOUNT_ID, doomed), last_attempt=True) == "failed"
+    batch = ctx.batches.get(doomed)
+    report = ctx.batches.import_report(doomed)
+    assert batch is not None and batch.import_status == "failed"
+    assert report is not None and "RuntimeError" in report["error"]

@@ -131,23 +131,36 @@ def _forever() -> float:
     return float("inf")
 
 
-def handle_s3_event(ctx: Context, event: dict[str, Any], time_left: TimeLeft = _forever) -> list[str]:
+def handle_s3_event(
+    ctx: Context, event: dict[str, Any], time_left: TimeLeft = _forever, *, last_attempt: bool = False
+) -> list[str]:
     """A message of the import queue: an S3 event notification (import every upload it names)
-    or our own continuation of an import that ran out of time."""
+    or our own continuation of an import that ran out of time. ``last_attempt``: the queue
+    will not deliver this message again, so an import that fails now is marked failed."""
     if "continue_import" in event:
         step = event["continue_import"]
-        return [import_upload(ctx, step["key"], time_left, continuing=step["started_at"])]
+        return [
+            import_upload(
+                ctx, step["key"], time_left, continuing=step["started_at"], last_attempt=last_attempt
+            )
+        ]
     outcomes = []
     for record in event.get("Records", []):
         if not str(record.get("eventName", "")).startswith("ObjectCreated"):
             continue
         # S3 event keys are URL-encoded (with + for a space).
-        outcomes.append(import_upload(ctx, unquote_plus(record["s3"]["object"]["key"]), time_left))
+        key = unquote_plus(record["s3"]["object"]["key"])
+        outcomes.append(import_upload(ctx, key, time_left, last_attempt=last_attempt))
     return outcomes
 
 
 def import_upload(
-    ctx: Context, key: str, time_left: TimeLeft = _forever, *, continuing: str | None = None
+    ctx: Context,
+    key: str,
+    time_left: TimeLeft = _forever,
+    *,
+    continuing: str | None = None,
+    last_attempt: bool = False,
 ) -> str:
     """Import the file at ``key`` into its batch. An invocation about to run out of time saves
     a checkpoint (after a written chunk) and sends itself a continuation: the next one reads
@@ -178,6 +191,13 @@ def import_upload(
         return "abandoned"
     except ImportContinues:
         return "continues"
+    except Exception as exc:
+        if not last_attempt:
+            if continuing is None:
+                _release(ctx, batch)  # waiting again: the redelivered event takes it anew
+            raise  # the queue delivers the message again (a continuation resumes its checkpoint)
+        logger.exception("import of batch %s failed for good", batch.id)
+        report.error = f"the import failed ({type(exc).__name__}); upload the file again to a new batch"
     if report.error is None and report.invalid_rows and not skip_invalid:
         report.error = (
             f"{report.invalid_rows} invalid rows (send skip_invalid: true to import the valid ones)"
@@ -327,6 +347,16 @@ def _recipient(batch_id: str, seq: int, row: CsvRecipient) -> Recipient:
 
 class ImportAbandoned(Exception):
     """The batch was cancelled (or its import taken over) while the file was being read."""
+
+
+def _release(ctx: Context, batch: Batch) -> None:
+    ctx.batches.update_status(
+        batch.id,
+        from_statuses=[BatchStatus.DRAFT],
+        to_status=BatchStatus.DRAFT,
+        set_fields={"import_status": WAITING},
+        expect={"import_status": IMPORTING, "import_started_at": batch.import_started_at},
+    )
 
 
 def _abandoned(ctx: Context, batch: Batch) -> None:

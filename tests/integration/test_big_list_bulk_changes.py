@@ -66,6 +66,19 @@ def end_with(ctx: Context, batch_id: str, sk: str, status: RecipientStatus, tick
     )
 
 
+def completed_first_run(ctx: Context, batch: Batch) -> Batch:
+    """Run 1 ended: every recipient completed."""
+    for state in ctx.recipients.states(batch.id):
+        end_with(ctx, batch.id, state.sk, RecipientStatus.COMPLETED, "1:1")
+    ctx.batches.update_status(
+        batch.id,
+        from_statuses=[BatchStatus.DRAFT],
+        to_status=BatchStatus.COMPLETED,
+        set_fields={"run_number": 1, "pass_number": 1},
+    )
+    return batch
+
+
 def test_a_cancel_out_of_budget_is_finished_by_the_ticks(
     ctx: Context, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -94,16 +107,7 @@ def test_a_cancel_out_of_budget_is_finished_by_the_ticks(
 def test_a_rerun_out_of_budget_resets_in_the_ticks_and_never_twice(
     ctx: Context, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    batch = draft(ctx)
-    # Run 1 ended: every recipient completed.
-    for state in ctx.recipients.states(batch.id):
-        end_with(ctx, batch.id, state.sk, RecipientStatus.COMPLETED, "1:1")
-    ctx.batches.update_status(
-        batch.id,
-        from_statuses=[BatchStatus.DRAFT],
-        to_status=BatchStatus.COMPLETED,
-        set_fields={"run_number": 1, "pass_number": 1},
-    )
+    batch = completed_first_run(ctx, draft(ctx))
     monkeypatch.setattr(lifecycle, "RERUN_RESET_BUDGET_SECONDS", 0.0)  # one reset, then background
     monkeypatch.setattr(tick, "TICK_SKIP_BUDGET_SECONDS", 0.05)
 
@@ -130,15 +134,7 @@ def test_a_rerun_out_of_budget_resets_in_the_ticks_and_never_twice(
 def test_a_cancelled_background_rerun_leaves_nothing_to_the_next_run(
     ctx: Context, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    batch = draft(ctx, 40)
-    for state in ctx.recipients.states(batch.id):
-        end_with(ctx, batch.id, state.sk, RecipientStatus.COMPLETED, "1:1")
-    ctx.batches.update_status(
-        batch.id,
-        from_statuses=[BatchStatus.DRAFT],
-        to_status=BatchStatus.COMPLETED,
-        set_fields={"run_number": 1, "pass_number": 1},
-    )
+    batch = completed_first_run(ctx, draft(ctx, 40))
     monkeypatch.setattr(lifecycle, "RERUN_RESET_BUDGET_SECONDS", 0.0)
     rerun = StartBatchRequest.model_validate({"action": "start", "batch_id": batch.id})
     lifecycle.start(ctx, DEMO_ACCOUNT_ID, rerun)

@@ -22,7 +22,7 @@ from batchcalls.services.context import Context
 from batchcalls.services.dial import dial
 from batchcalls.services.lifecycle import cancel
 from batchcalls.services.plan import plan_pass
-from batchcalls.services.settle import next_pass_at
+from batchcalls.services.settle import NextPass
 from local.seed import DEMO_ACCOUNT_ID
 from local.stack import OfflineStack
 from tests.helpers import AUTH_TOKEN, Clock, FakeProvider, free_throttles, sign
@@ -113,7 +113,9 @@ def test_a_busy_recipient_is_redialed_after_the_delay_and_counted_once(ctx: Cont
     from batchcalls.models.messages import RunPass
 
     assert plan_pass(ctx, RunPass(batch_id=batch.id, run=1, pass_number=2)).count == 0
-    assert next_pass_at(ctx, [waiting]) == iso(TUESDAY + timedelta(minutes=10))
+    next_pass = NextPass(ctx)
+    next_pass.add(waiting)
+    assert next_pass.at() == iso(TUESDAY + timedelta(minutes=10))
 
     clock.now = TUESDAY + timedelta(minutes=11)
     ctx.batches.update_status(

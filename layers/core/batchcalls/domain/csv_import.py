@@ -59,9 +59,7 @@ from itertools import chain
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-import phonenumbers
-
-from batchcalls.domain.phone import InvalidPhoneNumber, to_e164
+from batchcalls.domain.phone import InvalidPhoneNumber, region_code, to_e164
 
 PHONE_COLUMNS = (
     "phone_number",
@@ -149,6 +147,41 @@ def template_csv() -> str:
     return out.getvalue()
 
 
+@dataclass(slots=True)
+class RowTally:
+    """Counts a file's problems as ``iter_rows`` yields them: a row with several errors is one
+    invalid row; ``invalid`` and ``duplicates`` keep the first ``limit`` of each (all are
+    counted), ``truncated`` says some were left out."""
+
+    limit: int | None = 1000
+    invalid: list[RowError] = field(default_factory=list)
+    duplicates: list[DuplicateRow] = field(default_factory=list)
+    invalid_rows: int = 0
+    duplicate_rows: int = 0
+    truncated: bool = False
+    _last_invalid_row: int = 0
+
+    def add(self, result: RowResult) -> CsvRecipient | None:
+        """Tally ``result``; the recipient if it is one."""
+        if type(result) is CsvRecipient:
+            return result
+        if type(result) is RowError:
+            if result.row != self._last_invalid_row:
+                self.invalid_rows += 1
+                self._last_invalid_row = result.row
+            self._keep(self.invalid, result)
+        elif type(result) is DuplicateRow:
+            self.duplicate_rows += 1
+            self._keep(self.duplicates, result)
+        return None
+
+    def _keep(self, kept: list[Any], result: Any) -> None:
+        if self.limit is None or len(kept) < self.limit:
+            kept.append(result)
+        else:
+            self.truncated = True
+
+
 def parse_csv(
     data: str | bytes | Iterable[str] | Iterable[bytes],
     default_region: str = "US",
@@ -156,36 +189,18 @@ def parse_csv(
 ) -> CsvReport:
     """Read a whole recipient list (see the module docstring); raises ``CsvFileError``."""
     recipients: list[CsvRecipient] = []
-    invalid: list[RowError] = []
-    duplicates: list[DuplicateRow] = []
-    invalid_rows = duplicate_rows = 0
-    last_invalid_row = 0
-    truncated = False
+    tally = RowTally(limit=limit_errors)
     for result in iter_rows(data, default_region):
-        if type(result) is CsvRecipient:
-            recipients.append(result)
-        elif type(result) is RowError:
-            if result.row != last_invalid_row:
-                invalid_rows += 1
-                last_invalid_row = result.row
-            if limit_errors is None or len(invalid) < limit_errors:
-                invalid.append(result)
-            else:
-                truncated = True
-        elif type(result) is DuplicateRow:
-            duplicate_rows += 1
-            if limit_errors is None or len(duplicates) < limit_errors:
-                duplicates.append(result)
-            else:
-                truncated = True
+        if (recipient := tally.add(result)) is not None:
+            recipients.append(recipient)
     return CsvReport(
         recipients=recipients,
-        invalid=invalid,
-        duplicates=duplicates,
-        total_rows=len(recipients) + invalid_rows + duplicate_rows,
-        invalid_rows=invalid_rows,
-        duplicate_rows=duplicate_rows,
-        truncated=truncated,
+        invalid=tally.invalid,
+        duplicates=tally.duplicates,
+        total_rows=len(recipients) + tally.invalid_rows + tally.duplicate_rows,
+        invalid_rows=tally.invalid_rows,
+        duplicate_rows=tally.duplicate_rows,
+        truncated=tally.truncated,
     )
 
 
@@ -199,10 +214,7 @@ def iter_rows(
     S3 body's ``iter_chunks()``). Raises ``CsvFileError`` (on the first ``next`` for problems
     of the header, later for an encoding error or an unclosed quote further on) and
     ``ValueError`` at once for an unknown ``default_region``."""
-    region = (default_region or "").upper()
-    if region not in phonenumbers.SUPPORTED_REGIONS:
-        raise ValueError(f"'{default_region}' is not a region code (e.g. US, GB)")
-    return _results(_text_lines(source), region)
+    return _results(_text_lines(source), region_code(default_region))
 
 
 def decode_lines(chunks: Iterable[bytes | bytearray | memoryview]) -> Iterator[str]:

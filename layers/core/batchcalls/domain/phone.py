@@ -10,6 +10,14 @@ class InvalidPhoneNumber(ValueError):
     pass
 
 
+def region_code(code: str | None) -> str:
+    """``code`` as a region ``phonenumbers`` knows (``"gb"`` → ``"GB"``); ValueError if none."""
+    region = (code or "").upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"'{code}' is not a region code (e.g. US, GB)")
+    return region
+
+
 def to_e164(raw: str, default_region: str = "US") -> str:
     """Normalise ``raw`` to E.164 or raise ``InvalidPhoneNumber`` with the reason."""
     text = (raw or "").strip()

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from batchcalls.domain.recipient_status import UI_LABELS, RecipientStatus
+from batchcalls.domain.recipient_status import UI_LABELS
 from batchcalls.domain.retry import RetryPolicy
 from batchcalls.models.domain import Batch, Recipient
 
@@ -616,10 +616,3 @@ def recipient_out(recipient: Recipient) -> dict[str, Any]:
     out["status"] = recipient.status.value
     out["status_label"] = UI_LABELS[recipient.status]
     return out
-
-
-def status_counts(recipients: list[Recipient]) -> dict[str, int]:
-    counts = {status.value: 0 for status in RecipientStatus}
-    for recipient in recipients:
-        counts[recipient.status.value] += 1
-    return counts

@@ -48,6 +48,20 @@ def skip_pending(
     return skipped, True
 
 
+def skip_pending_or_hand_over(ctx: Context, batch_id: str, budget_seconds: float) -> tuple[int, bool]:
+    """``skip_pending``, and what it could not finish is left to the scheduler: the cancelled
+    batch is made due, and each tick skips more."""
+    skipped, finished = skip_pending(ctx, batch_id, budget_seconds)
+    if not finished:
+        ctx.batches.update_status(
+            batch_id,
+            from_statuses=[BatchStatus.CANCELLED],
+            to_status=BatchStatus.CANCELLED,
+            set_fields={"due_at": ctx.now_iso()},
+        )
+    return skipped, finished
+
+
 def reset_finals(
     ctx: Context,
     batch: Batch,

@@ -2,9 +2,9 @@
 
 In order: stale run → answer and stop; batch cancelled → recipient skipped; batch not running
 → defer; recipient already dealt with in this pass → duplicate delivery, do nothing; window
-closed → defer; ``pending → calling`` (with the dial fee, and failing for a suppressed number,
-which is skipped) (the conditional write that makes a double dial
-impossible); place the call; store the provider's call id.
+closed → defer; ``pending → calling`` (the conditional write that makes a double dial
+impossible; it takes the dial fee, and fails for a suppressed number, which is skipped); place
+the call; store the provider's call id.
 """
 
 from __future__ import annotations

@@ -41,12 +41,13 @@ COLUMNS = (
     "recipient_id",
     "variables",
 )
+_MODEL_COLUMNS = set(COLUMNS)  # built once: export_row runs per recipient
 SPOOL_BYTES = 8 << 20
 
 
 def export_row(recipient: Recipient) -> list[Any]:
     values: dict[str, Any] = {
-        **recipient.model_dump(include=set(COLUMNS)),
+        **recipient.model_dump(include=_MODEL_COLUMNS),
         "status": recipient.status.value,
         "cost": dollars(recipient.cost_micros),
         "recipient_id": recipient.id,

@@ -15,7 +15,7 @@ from batchcalls.models.domain import Batch
 from batchcalls.models.messages import RunPass
 from batchcalls.services import series
 from batchcalls.services.batches import active_caller_id, future_iso, get_owned_batch, parse_iso_field
-from batchcalls.services.bulk import reset_finals, reset_ids, skip_pending
+from batchcalls.services.bulk import reset_finals, reset_ids, skip_pending_or_hand_over
 from batchcalls.services.context import Context
 from batchcalls.services.runs import continue_run
 
@@ -193,15 +193,8 @@ def cancel(ctx: Context, account_id: str, batch_id: str) -> dict[str, Any]:
             ctx.sfn.stop_execution(executionArn=f"{arn}:{run_pass.execution_name}", cause="Batch cancelled")
         except ctx.sfn.exceptions.ExecutionDoesNotExist:
             pass
-    skipped, finished = skip_pending(ctx, batch.id, CANCEL_SKIP_BUDGET_SECONDS)
-    if not finished:
-        # A big list: the scheduler skips the rest, a tick at a time.
-        ctx.batches.update_status(
-            batch.id,
-            from_statuses=[target],
-            to_status=target,
-            set_fields={"due_at": now_iso},
-        )
+    # A big list: the scheduler skips the rest, a tick at a time.
+    skipped, finished = skip_pending_or_hand_over(ctx, batch.id, CANCEL_SKIP_BUDGET_SECONDS)
     return {
         "success": True,
         "message": "Batch cancelled",
@@ -284,9 +277,10 @@ def update(ctx: Context, account_id: str, request: UpdateBatchRequest) -> Batch:
         message = "can only be changed on a recurring series"
         raise InvalidRequest(f"recurrence {message}", [{"field": "recurrence_type", "message": message}])
     # A null retry policy means "no redials": the attribute goes, not a stored null.
-    removed = [name for name, value in fields.items() if value is None and name == "retry_policy"]
-    for name in removed:
-        del fields[name]
+    removed: list[str] = []
+    if "retry_policy" in fields and fields["retry_policy"] is None:
+        del fields["retry_policy"]
+        removed.append("retry_policy")
     fields["updated_at"] = ctx.now_iso()
     updated = ctx.batches.update_status(
         batch.id,

@@ -7,7 +7,6 @@ scheduler. A cancelled batch has its remaining pending recipients skipped.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import timedelta
 from typing import Protocol
 
@@ -16,7 +15,7 @@ from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.domain.recipient_status import FAILED_OUTCOMES, RecipientStatus
 from batchcalls.models.messages import RunPass
 from batchcalls.services import series
-from batchcalls.services.bulk import skip_pending
+from batchcalls.services.bulk import skip_pending_or_hand_over
 from batchcalls.services.context import Context
 from batchcalls.services.runs import OUTSIDE_WINDOW, pause_outside_window
 
@@ -36,14 +35,7 @@ def settle_pass(ctx: Context, run_pass: RunPass) -> dict[str, object]:
         return {"status": "stale"}
     now_iso = ctx.now_iso()
     if batch.status is BatchStatus.CANCELLED:
-        _, finished = skip_pending(ctx, batch.id, SETTLE_SKIP_BUDGET_SECONDS)
-        if not finished:
-            ctx.batches.update_status(
-                batch.id,
-                from_statuses=[BatchStatus.CANCELLED],
-                to_status=BatchStatus.CANCELLED,
-                set_fields={"due_at": now_iso},
-            )  # the scheduler skips the rest
+        skip_pending_or_hand_over(ctx, batch.id, SETTLE_SKIP_BUDGET_SECONDS)
 
     # One streaming pass over statuses (not whole items): a million recipients stay cheap.
     counts = {status.value: 0 for status in RecipientStatus}
@@ -124,10 +116,3 @@ class NextPass:
 
     def at(self) -> str:
         return self.soon if self._soon_needed or self._first_wait is None else self._first_wait
-
-
-def next_pass_at(ctx: Context, recipients: Iterable[_Waiting]) -> str:
-    next_pass = NextPass(ctx)
-    for recipient in recipients:
-        next_pass.add(recipient)
-    return next_pass.at()

@@ -20,12 +20,11 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote_plus
 
-import phonenumbers
-
 from batchcalls.domain.clock import iso, parse_iso
-from batchcalls.domain.csv_import import CsvFileError, CsvRecipient, DuplicateRow, RowError, iter_rows
+from batchcalls.domain.csv_import import CsvFileError, CsvRecipient, RowResult, RowTally, iter_rows
 from batchcalls.domain.errors import InvalidRequest
 from batchcalls.domain.lifecycle import BatchStatus
+from batchcalls.domain.phone import region_code
 from batchcalls.models.api import UploadBatchRequest, batch_out
 from batchcalls.models.domain import Batch, Recipient
 from batchcalls.services.batches import checked_account_and_caller, new_batch
@@ -52,8 +51,12 @@ CONTINUE_WHEN_SECONDS_LEFT = 60
 
 def create_upload(ctx: Context, account_id: str, request: UploadBatchRequest) -> dict[str, Any]:
     account, number = checked_account_and_caller(ctx, account_id, request)
-    if request.default_country:
-        _check_region(request.default_country)
+    try:
+        region = region_code(request.default_country or ctx.settings.default_region)
+    except ValueError as exc:
+        raise InvalidRequest(
+            f"default_country {exc}", [{"field": "default_country", "message": str(exc)}]
+        ) from exc
     batch = new_batch(ctx, request, account, number, batch_id=str(uuid.uuid4()), status=BatchStatus.DRAFT)
     batch = batch.model_copy(
         update={
@@ -61,7 +64,7 @@ def create_upload(ctx: Context, account_id: str, request: UploadBatchRequest) ->
             "start_after_import": request.status != "draft",
             # Remembered for the import, which has no request to read them from.
             "import_options": {
-                "default_country": (request.default_country or ctx.settings.default_region).upper(),
+                "default_country": region,
                 "skip_invalid": request.skip_invalid,
             },
         }
@@ -81,47 +84,47 @@ def create_upload(ctx: Context, account_id: str, request: UploadBatchRequest) ->
     }
 
 
-def _check_region(code: str) -> None:
-    if code.upper() not in phonenumbers.SUPPORTED_REGIONS:
-        message = f"'{code}' is not a region code (e.g. US, GB)"
-        raise InvalidRequest(f"default_country {message}", [{"field": "default_country", "message": message}])
-
-
 @dataclass
 class ImportReport:
-    total_rows: int = 0
+    """The file's problems (``RowTally``, as ``create`` counts them) and what became of its
+    valid rows: written (``valid``) or left out as suppressed."""
+
+    tally: RowTally = field(default_factory=lambda: RowTally(limit=MAX_REPORTED))
+    recipient_rows: int = 0  # valid rows read, written or suppressed
     valid: int = 0
-    invalid_rows: int = 0
-    invalid: list[dict[str, Any]] = field(default_factory=list)
-    duplicate_rows: int = 0
-    duplicates: list[dict[str, Any]] = field(default_factory=list)
     suppressed_rows: int = 0
     suppressed: list[str] = field(default_factory=list)
     error: str | None = None  # the whole file was unreadable (encoding, header, size)
-    _last_invalid_row: int = 0
 
-    def add_invalid(self, error: RowError) -> None:
-        if error.row != self._last_invalid_row:  # a row with several problems counts once
-            self.invalid_rows += 1
-            self.total_rows += 1
-            self._last_invalid_row = error.row
-        if len(self.invalid) < MAX_REPORTED:
-            self.invalid.append({"row": error.row, "column": error.column, "reason": error.reason})
+    def add(self, result: RowResult) -> CsvRecipient | None:
+        recipient = self.tally.add(result)
+        if recipient is not None:
+            self.recipient_rows += 1
+        return recipient
 
-    def add_duplicate(self, duplicate: DuplicateRow) -> None:
-        self.duplicate_rows += 1
-        self.total_rows += 1
-        if len(self.duplicates) < MAX_REPORTED:
-            self.duplicates.append(
-                {
-                    "row": duplicate.row,
-                    "phone_number": duplicate.phone_number,
-                    "first_row": duplicate.first_row,
-                }
-            )
+    @property
+    def invalid_rows(self) -> int:
+        return self.tally.invalid_rows
+
+    @property
+    def total_rows(self) -> int:
+        return self.recipient_rows + self.tally.invalid_rows + self.tally.duplicate_rows
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+        return {
+            "total_rows": self.total_rows,
+            "valid": self.valid,
+            "invalid_rows": self.tally.invalid_rows,
+            "invalid": [{"row": e.row, "column": e.column, "reason": e.reason} for e in self.tally.invalid],
+            "duplicate_rows": self.tally.duplicate_rows,
+            "duplicates": [
+                {"row": d.row, "phone_number": d.phone_number, "first_row": d.first_row}
+                for d in self.tally.duplicates
+            ],
+            "suppressed_rows": self.suppressed_rows,
+            "suppressed": self.suppressed,
+            "error": self.error,
+        }
 
 
 TimeLeft = Callable[[], float]  # seconds this invocation has left
@@ -248,12 +251,7 @@ def _checkpoint(ctx: Context, batch: Batch) -> dict[str, Any] | None:
 def _validate(ctx: Context, key: str, region: str) -> ImportReport:
     report = ImportReport()
     for result in iter_rows(ctx.files.chunks(key), region):
-        if type(result) is RowError:
-            report.add_invalid(result)
-        elif type(result) is DuplicateRow:
-            report.add_duplicate(result)
-        else:
-            report.total_rows += 1
+        if report.add(result) is not None:
             report.valid += 1
     return report
 
@@ -267,7 +265,6 @@ def _write(
     checkpoint: dict[str, Any] | None = None,
 ) -> ImportReport:
     report = ImportReport()
-    written_rows = 0  # valid rows (CsvRecipient results) consumed, written or suppressed
     done_before = 0
     if checkpoint:
         # Rows an earlier invocation wrote are counted again below, not written again.
@@ -295,20 +292,14 @@ def _write(
         _progress(ctx, batch, report.total_rows)
 
     for result in iter_rows(ctx.files.chunks(key), region):
-        if type(result) is CsvRecipient:
-            report.total_rows += 1
-            written_rows += 1
-            if written_rows <= done_before:
-                continue
-            pending.append(result)
-            if len(pending) >= WRITE_CHUNK:
-                flush()
-                if time_left() < CONTINUE_WHEN_SECONDS_LEFT:
-                    _continue_later(ctx, batch, key, report, written_rows)
-        elif type(result) is RowError:
-            report.add_invalid(result)
-        elif type(result) is DuplicateRow:
-            report.add_duplicate(result)
+        row = report.add(result)
+        if row is None or report.recipient_rows <= done_before:
+            continue
+        pending.append(row)
+        if len(pending) >= WRITE_CHUNK:
+            flush()
+            if time_left() < CONTINUE_WHEN_SECONDS_LEFT:
+                _continue_later(ctx, batch, key, report)
     flush()
     return report
 
@@ -317,10 +308,10 @@ class ImportContinues(Exception):
     """This invocation saved a checkpoint and handed the rest of the import to the next."""
 
 
-def _continue_later(ctx: Context, batch: Batch, key: str, report: ImportReport, rows: int) -> None:
+def _continue_later(ctx: Context, batch: Batch, key: str, report: ImportReport) -> None:
     checkpoint = {
         "started_at": batch.import_started_at,
-        "rows": rows,
+        "rows": report.recipient_rows,
         "valid": report.valid,
         "suppressed_rows": report.suppressed_rows,
         "suppressed": report.suppressed,
@@ -391,7 +382,7 @@ def _finish(ctx: Context, batch: Batch, report: ImportReport) -> str:
     if not report.error:
         fields.update(
             total_recipients=report.valid,
-            duplicates_dropped=report.duplicate_rows,
+            duplicates_dropped=report.tally.duplicate_rows,
             suppressed_dropped=report.suppressed_rows,
             import_rows_read=report.total_rows,
         )

@@ -12,6 +12,7 @@ from batchcalls.store.dynamo import (
     BATCH_WRITE_SIZE,
     batch_write,
     deserialize,
+    due_keys,
     is_condition_failure,
     query_all,
     serialize,
@@ -180,40 +181,35 @@ class BatchStore:
             raise
         return batch_from_item(deserialize(resp["Attributes"]))
 
+    # The IMPORT item beside META, which every dial reads: a report can be tens of kilobytes.
+    # It holds an import's checkpoint while the import goes on, then its report.
+
     def put_import_report(self, batch_id: str, report: dict[str, Any]) -> None:
-        """Kept apart from META, which every dial reads: a report can be tens of kilobytes."""
-        self._db.put_item(
-            TableName=self._table,
-            Item=serialize({"pk": keys.batch_pk(batch_id), "sk": keys.IMPORT_REPORT, "report": report}),
-        )
+        self._put_import_item(batch_id, "report", report)
 
     def put_import_checkpoint(self, batch_id: str, checkpoint: dict[str, Any]) -> None:
         """Where an import that ran out of time stopped (the final report replaces it)."""
-        self._db.put_item(
-            TableName=self._table,
-            Item=serialize(
-                {"pk": keys.batch_pk(batch_id), "sk": keys.IMPORT_REPORT, "checkpoint": checkpoint}
-            ),
-        )
-
-    def import_checkpoint(self, batch_id: str) -> dict[str, Any] | None:
-        resp = self._db.get_item(
-            TableName=self._table,
-            Key=serialize({"pk": keys.batch_pk(batch_id), "sk": keys.IMPORT_REPORT}),
-            ConsistentRead=True,
-        )
-        item = resp.get("Item")
-        return dict(deserialize(item).get("checkpoint") or {}) or None if item else None
+        self._put_import_item(batch_id, "checkpoint", checkpoint)
 
     def import_report(self, batch_id: str) -> dict[str, Any] | None:
+        return self._import_item(batch_id).get("report")
+
+    def import_checkpoint(self, batch_id: str) -> dict[str, Any] | None:
+        return self._import_item(batch_id).get("checkpoint")
+
+    def _put_import_item(self, batch_id: str, name: str, value: dict[str, Any]) -> None:
+        self._db.put_item(
+            TableName=self._table,
+            Item=serialize({"pk": keys.batch_pk(batch_id), "sk": keys.IMPORT_REPORT, name: value}),
+        )
+
+    def _import_item(self, batch_id: str) -> dict[str, Any]:
         resp = self._db.get_item(
             TableName=self._table,
             Key=serialize({"pk": keys.batch_pk(batch_id), "sk": keys.IMPORT_REPORT}),
             ConsistentRead=True,
         )
-        item = resp.get("Item")
-        report = deserialize(item).get("report") if item else None
-        return dict(report) if report else None
+        return deserialize(resp["Item"]) if "Item" in resp else {}
 
     def set_counters(self, batch_id: str, counters: dict[str, int], now: str) -> None:
         """Overwrite the counters with values recounted from the recipients."""
@@ -229,14 +225,7 @@ class BatchStore:
 
     def due_batch_ids(self, now_iso: str) -> list[str]:
         """Batches whose ``due_at`` has come, from every shard of the sparse due index."""
-        ids: list[str] = []
-        for shard in keys.all_due_shards():
-            for item in query_all(
-                self._db,
-                TableName=self._table,
-                IndexName="due",
-                KeyConditionExpression="due_shard = :s AND due_at <= :now",
-                ExpressionAttributeValues=values(s=shard, now=now_iso),
-            ):
-                ids.append(str(item["pk"]).removeprefix("BATCH#"))
-        return ids
+        return [
+            str(item["pk"]).removeprefix("BATCH#")
+            for item in due_keys(self._db, self._table, keys.all_due_shards(), now_iso)
+        ]

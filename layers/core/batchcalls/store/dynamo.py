@@ -9,7 +9,7 @@ import base64
 import json
 import random
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
@@ -75,6 +75,18 @@ def query_all(client: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
     for page in paginator.paginate(**kwargs):
         for item in page.get("Items", []):
             yield deserialize(item)
+
+
+def due_keys(client: Any, table: str, shards: Iterable[str], now_iso: str) -> Iterator[dict[str, Any]]:
+    """Keys of the items of the sparse ``due`` index whose time has come, shard by shard."""
+    for shard in shards:
+        yield from query_all(
+            client,
+            TableName=table,
+            IndexName="due",
+            KeyConditionExpression="due_shard = :s AND due_at <= :now",
+            ExpressionAttributeValues=values(s=shard, now=now_iso),
+        )
 
 
 def encode_cursor(raw_item: Mapping[str, Any], key_names: Sequence[str]) -> str:

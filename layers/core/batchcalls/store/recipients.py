@@ -32,6 +32,7 @@ from batchcalls.models.domain import Recipient
 from batchcalls.store import keys
 from batchcalls.store.dynamo import (
     deserialize,
+    due_keys,
     is_condition_failure,
     query_all,
     serialize,
@@ -136,17 +137,10 @@ class RecipientStore:
 
     def stuck_calls(self, now_iso: str) -> list[InflightRef]:
         """Recipients still in a call past their ``stuck_after`` time, from the due index."""
-        refs: list[InflightRef] = []
-        for shard in keys.all_inflight_shards():
-            for item in query_all(
-                self._db,
-                TableName=self._table,
-                IndexName="due",
-                KeyConditionExpression="due_shard = :s AND due_at <= :now",
-                ExpressionAttributeValues=values(s=shard, now=now_iso),
-            ):
-                refs.append(InflightRef(str(item["pk"]).removeprefix("BATCH#"), str(item["sk"])))
-        return refs
+        return [
+            InflightRef(str(item["pk"]).removeprefix("BATCH#"), str(item["sk"]))
+            for item in due_keys(self._db, self._table, keys.all_inflight_shards(), now_iso)
+        ]
 
     def pending_keys(self, batch_id: str) -> Iterator[PendingRef]:
         """Every pending recipient: its sort key, number and the time it waits for (if any)."""
@@ -274,9 +268,9 @@ class RecipientStore:
         ``fee_items`` (the conditional dial-fee debit and its ledger entry) ride in the same
         transaction, so a fee is taken exactly when a claim wins — a replayed delivery pays
         nothing, and no claim wins without its fee. ``suppression_check`` fails the claim when
-        the number is on the account's do-not-call list, however recently it was added. Until the attempt ends the recipient sits in
-        the sparse ``due`` index (``INFLIGHT#`` shards) at ``stuck_after``, where the stuck-call
-        sweep finds it if no final status ever arrives.
+        the number is on the account's do-not-call list, however recently it was added. Until
+        the attempt ends the recipient sits in the sparse ``due`` index (``INFLIGHT#`` shards)
+        at ``stuck_after``, where the stuck-call sweep finds it if no final status arrives.
         """
         try:
             transact_write(
@@ -336,7 +330,6 @@ class RecipientStore:
             if failed[2]:
                 return Claim.SUPPRESSED
             return Claim.INSUFFICIENT_CREDITS
-            raise
         return Claim.CLAIMED
 
     def release_claim(

@@ -4,10 +4,11 @@ each run is a child batch cloned from it at an anchored occurrence.
 * The first run is spawned at create. When a run ends (completed, cancelled or failed) the
   parent becomes due and the scheduler's tick spawns the next run at the first occurrence at
   or after now (missed occurrences are skipped, never bunched; ``domain/recurrence.py``).
-* A spawn is idempotent: the child's id (and its recipients' ids) derive from the parent and
-  the occurrence index, its META is written with ``attribute_not_exists``, and the parent's
-  ``recurrence_last_index`` moves only from the value the spawner read. Two ticks at once, or
-  a tick retried after a crash, make one child.
+* A spawn is idempotent: the spawner first claims the occurrence on the parent
+  (``recurrence_last_index`` moves only from the value it read), then makes the run, whose id
+  (and its recipients' ids) derive from the parent and the occurrence index; the store writes
+  a batch's META and recipients only where none exist. Two ticks at once, or a tick retried
+  after a crash at any step, make one run per occurrence and never touch a run that exists.
 * ``pause_series`` stops spawning (running runs go on), ``resume_series`` starts it again,
   ``cancel`` on the parent cancels it and every run that has not ended.
 """
@@ -56,38 +57,35 @@ def child_id(parent_id: str, index: int) -> str:
 def spawn_next(ctx: Context, parent: Batch) -> Batch | None:
     """Spawn the parent's next run if it is time; returns the new run, or None.
 
-    Called at create (the first run) and by the tick when the parent is due."""
+    Called at create (the first run) and by the tick when the parent is due. The occurrence is
+    claimed on the parent first (``recurrence_last_index`` moves only from the value read) and
+    the run is made after: of two spawners only the one that claimed makes a run, so two ticks
+    that disagree about which occurrence is next can never make one each. A spawner that dies
+    between the claim and the run leaves a claimed occurrence without its run; the next spawn
+    makes it (the same id and recipients, written only where absent)."""
     rule = recurrence_of(parent)
     if rule is None or parent.status is not B.RECURRING or parent.recurrence_anchor_at is None:
         return None
     now = ctx.clock()
+    anchor = parse_iso(parent.recurrence_anchor_at)
     if parent.recurrence_last_index >= 0:
         last = ctx.batches.get(child_id(parent.id, parent.recurrence_last_index))
-        if last is not None and last.status in ACTIVE_RUN:
+        if last is None:  # claimed by a spawner that died before it made the run
+            at = rules.occurrence_at(rule, anchor, parent.timezone, parent.recurrence_last_index)
+            return _start(ctx, _create_child(ctx, parent, parent.recurrence_last_index, at))
+        if last.status in ACTIVE_RUN:
             _due(ctx, parent, iso(now + RECHECK))  # one run at a time: look again later
             return None
-    anchor = parse_iso(parent.recurrence_anchor_at)
-    upcoming: rules.NextRun | None
-    if parent.recurrence_last_index < 0:
-        upcoming = None if rules.has_ended(rule, 0, anchor) else rules.NextRun(index=0, at=anchor)
-    else:
-        upcoming = rules.next_run(
-            rule,
-            anchor,
-            parent.timezone,
-            last_index=parent.recurrence_last_index,
-            runs_done=parent.recurrence_run_count,
-            now=now,
-        )
+    upcoming = _upcoming(rule, parent, anchor, now)
     if upcoming is None:
         _complete(ctx, parent)
         return None
-    child = _create_child(ctx, parent, upcoming.index, upcoming.at)
-    advanced = ctx.batches.update_status(
+    claimed = ctx.batches.update_status(
         parent.id,
         from_statuses=[B.RECURRING],
         to_status=B.RECURRING,
-        # Due again in a minute: the safety net should the run's end not make it due.
+        # Due again in a minute: the safety net should the run's end not make it due (or
+        # should this spawner die before the run below exists).
         set_fields={
             "recurrence_last_index": upcoming.index,
             "updated_at": ctx.now_iso(),
@@ -96,10 +94,27 @@ def spawn_next(ctx: Context, parent: Batch) -> Batch | None:
         add_fields={"recurrence_run_count": 1},
         expect={"recurrence_last_index": parent.recurrence_last_index},
     )
-    if advanced is None:
-        return None  # another spawner got there first (it made the same child)
+    if claimed is None:
+        return None  # another spawner claimed this step of the series first
+    return _start(ctx, _create_child(ctx, claimed, upcoming.index, upcoming.at))
+
+
+def _upcoming(rule: rules.Recurrence, parent: Batch, anchor: datetime, now: datetime) -> rules.NextRun | None:
+    if parent.recurrence_last_index < 0:
+        return None if rules.has_ended(rule, 0, anchor) else rules.NextRun(index=0, at=anchor)
+    return rules.next_run(
+        rule,
+        anchor,
+        parent.timezone,
+        last_index=parent.recurrence_last_index,
+        runs_done=parent.recurrence_run_count,
+        now=now,
+    )
+
+
+def _start(ctx: Context, child: Batch) -> Batch:
     if child.status is B.RUNNING:
-        continue_run(ctx, child)
+        continue_run(ctx, child)  # a second start of the same pass is a no-op
     return ctx.batches.get(child.id) or child
 
 
@@ -165,8 +180,8 @@ def _create_child(ctx: Context, parent: Batch, index: int, at: datetime) -> Batc
         for template in ctx.recipients.in_batch(parent.id)
     ]
     if not ctx.batches.create(child, recipients):
-        # Made before: by a concurrent spawner, or by this one before a crash. Same id, same
-        # recipients (their ids derive from it), so the one that exists is the run.
+        # Made before, by a spawner that died after making it or by one recovering the same
+        # claim: the existing run is the run, and create changed nothing of it.
         return ctx.batches.get(run_id) or child
     return child
 

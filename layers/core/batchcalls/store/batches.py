@@ -14,6 +14,7 @@ from batchcalls.store.dynamo import (
     deserialize,
     due_keys,
     is_condition_failure,
+    put_new_items,
     query_all,
     serialize,
     values,
@@ -37,9 +38,15 @@ class BatchStore:
         self._table = table
 
     def create(self, batch: Batch, recipients: Iterable[Recipient]) -> bool:
-        """Write the recipients, then the META item: a batch exists once its META does.
-        False when a batch with this id already exists (its META is left as it was)."""
-        self.put_recipients(recipients)
+        """Write a new batch: its recipients, then its META (a batch exists once its META does).
+
+        False when a batch with this id exists already, and then nothing of it changes: each
+        recipient is written only where none has its key. Series runs have fixed ids, so a
+        retried or concurrent spawn of a run that is already dialing must never turn its
+        recipients back into fresh ``pending`` ones (a double dial, an unbilled call)."""
+        if self.get(batch.id) is not None:
+            return False  # the cheap answer for a retry; the conditional writes are the guarantee
+        put_new_items(self._db, self._table, (recipient_to_item(r) for r in recipients), workers=8)
         try:
             self._db.put_item(
                 TableName=self._table,

@@ -125,6 +125,58 @@ def transact_write(client: Any, items: list[dict[str, Any]]) -> None:
             time.sleep(random.uniform(0, 0.02 * 2**attempt))  # full jitter backoff
 
 
+TRANSACTION_SIZE = 100  # DynamoDB's limits per TransactWriteItems: items…
+TRANSACTION_BYTES = 3_500_000  # …and 4 MB in all (kept well below: our size is an estimate)
+
+
+def put_new_items(client: Any, table: str, items: Iterable[Mapping[str, Any]], workers: int = 1) -> int:
+    """Put each item only where no item with its key exists (``attribute_not_exists``); how many
+    were written. BatchWriteItem cannot be conditioned, so these go in transactions of up to 100
+    conditional puts; a transaction cancelled because some keys exist is sent again without them
+    (its cancellation reasons name them), so an existing item is never overwritten whoever wrote
+    it and whenever. ``workers`` > 1 sends the transactions concurrently."""
+    chunks = list(_transaction_chunks(serialize(item) for item in items))
+    if workers > 1 and len(chunks) > 1:
+        with ThreadPoolExecutor(max_workers=min(workers, len(chunks))) as pool:
+            return sum(pool.map(lambda chunk: _put_new_chunk(client, table, chunk), chunks))
+    return sum(_put_new_chunk(client, table, chunk) for chunk in chunks)
+
+
+def _transaction_chunks(items: Iterable[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    chunk: list[dict[str, Any]] = []
+    size = 0
+    for item in items:
+        item_size = len(json.dumps(item, separators=(",", ":")))
+        if chunk and (len(chunk) == TRANSACTION_SIZE or size + item_size > TRANSACTION_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(item)
+        size += item_size
+    if chunk:
+        yield chunk
+
+
+def _put_new_chunk(client: Any, table: str, chunk: list[dict[str, Any]]) -> int:
+    while chunk:
+        puts = [
+            {"Put": {"TableName": table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
+            for item in chunk
+        ]
+        try:
+            transact_write(client, puts)
+            return len(chunk)
+        except Exception as exc:
+            reasons = transaction_cancel_reasons(exc)
+            if len(reasons) != len(chunk) or "ConditionalCheckFailed" not in reasons:
+                raise
+            chunk = [
+                item
+                for item, reason in zip(chunk, reasons, strict=True)
+                if reason != "ConditionalCheckFailed"
+            ]
+    return 0
+
+
 BATCH_WRITE_SIZE = 25  # DynamoDB's limit per BatchWriteItem
 
 

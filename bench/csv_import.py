@@ -10,7 +10,13 @@ duplicates written differently, a time zone on some rows, two variable columns) 
 Then, in separate runs under ``tracemalloc`` (which slows them down), the peak of Python
 allocations of each path, and the process's peak RSS (ru_maxrss, including the input).
 
-    PYTHONPATH=layers/core:. python -m bench.csv_import [--rows 100000] [--repeat 3]
+``--limits`` measures the hardening of issue 11 instead: ``parse_csv`` on one row whose last
+field is 4,000, 16,000 and 100,000 characters long with no final line break (the old line
+pattern made that quadratic: 0.07 s, 1.2 s and ~45-60 s), and a 5 MB ``recipients_csv`` of
+384,614 short rows, refused at its 10,001st row (time and tracemalloc peak; the whole list
+used to be parsed first: ~26 s and ~900 MiB).
+
+    PYTHONPATH=layers/core:. python -m bench.csv_import [--rows 100000] [--repeat 3] [--limits]
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from batchcalls.domain.csv_import import CsvRecipient, iter_rows, parse_csv
@@ -114,13 +121,55 @@ def max_rss_bytes() -> int:
     return rss if sys.platform == "darwin" else rss * 1024
 
 
+def long_field(chars: int) -> str:
+    return "phone,note\n+14155550123," + "x" * chars
+
+
+def big_request_csv(rows: int = 384_614) -> str:
+    """About 5 M characters of distinct valid numbers: the most a create request takes."""
+    numbers = (
+        f"+1{AREA_CODES[i % len(AREA_CODES)]}{200 + i // 10_000}{i % 10_000:04d}\n" for i in range(rows)
+    )
+    return "phone\n" + "".join(numbers)
+
+
+def refuse(text: str) -> str:
+    # Imported here: the row benchmark above needs no services.
+    from batchcalls.domain.errors import InvalidRequest
+    from batchcalls.models.api import BatchSpec
+    from batchcalls.services.recipient_list import recipient_list
+
+    request = BatchSpec(name="bench", caller_id="+16045551234", recipients_csv=text)
+    try:
+        recipient_list(request, "bench", "now", "US", max_csv_rows=10_000)
+    except InvalidRequest as exc:
+        return exc.message
+    return "accepted"
+
+
+def limits(repeat: int) -> None:
+    print("one row, its last field long, no final line break (parse_csv, best cpu):")
+    for chars in (4_000, 16_000, 100_000):
+        _, cpu = best_time(partial(parse_csv, long_field(chars)), repeat)
+        print(f"  {chars:>7,} characters   {cpu * 1000:9.3f} ms")
+    text = big_request_csv()
+    wall, cpu = best_time(lambda: refuse(text), repeat)
+    peak = traced_peak(lambda: refuse(text))
+    print(f"a {len(text) / 1e6:.1f} M-character recipients_csv: {refuse(text)!r}")
+    print(f"  refused in {cpu:.3f} s cpu ({wall:.3f} s wall), tracemalloc peak {peak / 1024 / 1024:.1f} MiB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3, help="timed runs; the best is reported")
+    parser.add_argument("--limits", action="store_true", help="long fields and the request's row cap")
     args = parser.parse_args()
+    if args.limits:
+        limits(args.repeat)
+        return
     mib = 1024 * 1024
 
     rss_before = max_rss_bytes()

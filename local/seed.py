@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from batchcalls.models.domain import Account, CallerNumber
+from batchcalls.models.domain import Account, Agent, CallerNumber
 from batchcalls.services.auth import hash_api_key
 from batchcalls.services.context import get_context
 
@@ -38,6 +38,11 @@ def seed_demo(api_key: str, calls_per_second: float = 1.0) -> DemoAccount:
         )
     )
     accounts.put_api_key(hash_api_key(api_key), DEMO_ACCOUNT_ID, label="local demo key")
+    get_context().agents.put_agent(
+        DEMO_ACCOUNT_ID,
+        Agent(id=DEMO_AGENT_ID, name="Demo agent", description="answers the demo account's calls"),
+        caller_ids=[DEMO_CALLER_ID],
+    )
     accounts.put_caller_number(
         DEMO_ACCOUNT_ID, CallerNumber(phone_number=DEMO_CALLER_ID, active=True, agent_id=DEMO_AGENT_ID)
     )

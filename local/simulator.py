@@ -809,6 +809,7 @@ class _SimulatorHTTPServer(ThreadingHTTPServer):
 
 class _TwilioApiHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like the SDK's pooled session expects
+    disable_nagle_algorithm = True  # no delayed-ACK wait between headers and body
     timeout = 30  # idle keep-alive connections don't hold a thread forever
     server_version = "batchcalls-telephony-simulator"
 

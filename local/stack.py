@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import sys
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,9 @@ logger = logging.getLogger("local.stack")
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_TWILIO_SID = "AC" + "0" * 31 + "1"
 LOCAL_TWILIO_TOKEN = "local-simulator-auth-token"
+# The template's generated secrets get fixed values offline, so a local agent service (and the
+# README's example) can check the agent URLs it is sent.
+LOCAL_SECRETS = {"AgentUrlSecret": "local-agent-url-secret"}
 
 
 @dataclass
@@ -271,6 +275,11 @@ class OfflineStack:
                 kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
             ddb.create_table(**kwargs)
             t.refs[logical] = name
+
+        secrets = boto3.client("secretsmanager", region_name=REGION)
+        for logical in t.of_type("AWS::SecretsManager::Secret"):
+            value = LOCAL_SECRETS.get(logical) or uuid.uuid4().hex
+            t.refs[logical] = secrets.create_secret(Name=f"{STACK}-{logical}", SecretString=value)["ARN"]
 
         s3 = boto3.client("s3", region_name=REGION)
         for logical in t.of_type("AWS::S3::Bucket"):

@@ -141,3 +141,28 @@ def test_get_lists_the_first_thousand_recipients_and_pages_the_rest(client: Clie
         timeout=10,
     ).json()
     assert [r["phone_number"] for r in view["recipients"] + rest["recipients"]] == numbers
+
+
+def test_export_cells_a_spreadsheet_would_run_are_neutralised(client: Client) -> None:
+    link = '=HYPERLINK("http://x","y")'
+    created = client.action(
+        "create",
+        name="formulas",
+        caller_id="+16045551234",
+        status="draft",
+        recipients=[
+            {"phone_number": "+14155556101", "name": link, "variables": {"note": "@SUM(A1)"}},
+            {"phone_number": "+14155556102", "name": "-2+3"},
+        ],
+    )
+    assert created.status_code == 200, created.text
+    resp = client.session.get(
+        f"{client.base}/batch-calls/{created.json()['batch']['id']}/export.csv",
+        timeout=30,
+        allow_redirects=False,
+    )
+    assert resp.status_code == 303, resp.text
+    exported = list(csv.DictReader(io.StringIO(requests.get(resp.headers["Location"], timeout=30).text)))
+    assert [r["name"] for r in exported] == ["'" + link, "'-2+3"]
+    assert [r["phone_number"] for r in exported] == ["+14155556101", "+14155556102"]  # E.164 kept
+    assert json.loads(exported[0]["variables"]) == {"note": "@SUM(A1)"}  # inside a JSON cell

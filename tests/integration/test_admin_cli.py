@@ -22,7 +22,7 @@ from batchcalls.admin.cli import main
 from batchcalls.config import Settings
 from batchcalls.domain.billing import INSUFFICIENT_CREDITS
 from batchcalls.domain.lifecycle import BatchStatus
-from batchcalls.models.domain import Batch
+from batchcalls.models.domain import Batch, CallerNumber
 from batchcalls.services.auth import hash_api_key
 from batchcalls.services.context import Context
 from local.stack import OfflineStack, StackOptions
@@ -120,7 +120,9 @@ def test_account_keys_numbers_limits_and_credits(admin: Admin, ctx: Context) -> 
     assert admin.json()["revoked_at"] == revoked_at
     assert admin("revoke-key", "--key", "bck_never-issued") == 1
 
-    # A caller ID with its agent.
+    # A caller ID with its agent (one of the account's).
+    for agent in ("agent-7", "agent-8"):
+        assert admin("add-agent", "--account", account_id, "--agent", agent) == 0
     assert (
         admin("add-number", "--account", account_id, "--number", "+1 604 555 7777", "--agent", "agent-7") == 0
     )
@@ -201,6 +203,8 @@ def test_account_keys_numbers_limits_and_credits(admin: Admin, ctx: Context) -> 
         (["create-account", "--name", "A", "--id", "acct#1"], "--id"),
         (["create-account", "--name", "  "], "--name"),
         (["revoke-key", "--hash", "abc"], "--hash"),
+        (["add-agent", "--account", "a", "--agent", "bad agent!"], "--agent"),
+        (["add-number", "--account", "a", "--number", "+16045551234", "--agent", "-x"], "--agent"),
         (["update-account", "--account", "a"], "nothing to change"),
     ],
 )
@@ -216,11 +220,83 @@ def test_what_is_not_there_exits_1(admin: Admin) -> None:
         ["issue-key", "--account", "nobody"],
         ["add-credits", "--account", "nobody", "--amount", "5"],
         ["add-number", "--account", "nobody", "--number", "+16045551234", "--agent", "a"],
+        ["add-agent", "--account", "nobody", "--agent", "a"],
+        ["list-agents", "--account", "nobody"],
+        ["remove-agent", "--account", "nobody", "--agent", "a"],
         ["update-account", "--account", "nobody", "--name", "X"],
         ["ledger", "--account", "nobody"],
     ):
         assert admin(*argv) == 1, argv
         assert "account nobody not found" in admin.err
+
+
+def test_agents_added_listed_and_removed(admin: Admin, ctx: Context) -> None:
+    assert admin("create-account", "--name", "Agents") == 0
+    account_id = admin.out.strip()
+    assert admin("create-account", "--name", "Someone else") == 0
+    other_id = admin.out.strip()
+    assert admin("add-agent", "--account", other_id, "--agent", "theirs") == 0
+
+    # A caller ID names one of the account's own agents, not another account's.
+    assert admin("add-number", "--account", account_id, "--number", "+16045556000", "--agent", "theirs") == 1
+    assert f"agent theirs not found in account {account_id}" in admin.err and "add-agent" in admin.err
+    assert ctx.accounts.get_caller_number(account_id, "+16045556000") is None
+
+    assert (
+        admin(
+            "add-agent",
+            "--account",
+            account_id,
+            "--agent",
+            "front-desk",
+            "--name",
+            "Front desk",
+            "--description",
+            "books appointments",
+        )
+        == 0
+    )
+    added = admin.json()
+    assert (added["id"], added["name"], added["description"]) == (
+        "front-desk",
+        "Front desk",
+        "books appointments",
+    )
+    assert added["created_at"]
+    assert admin("add-agent", "--account", account_id, "--agent", "front-desk") == 3
+    assert "already has an agent front-desk" in admin.err
+    assert admin("add-agent", "--account", account_id, "--agent", "spare") == 0
+    assert (
+        admin("add-number", "--account", account_id, "--number", "+16045556000", "--agent", "front-desk") == 0
+    )
+    # A caller ID from before agents were recorded names an agent nobody added.
+    ctx.accounts.put_caller_number(
+        account_id, CallerNumber(phone_number="+16045556001", agent_id="old-agent")
+    )
+
+    assert admin("list-agents", "--account", account_id) == 0
+    listed = admin.json()
+    assert [(a["id"], a["caller_ids"]) for a in listed["agents"]] == [
+        ("front-desk", ["+16045556000"]),
+        ("spare", []),
+    ]
+    assert listed["unregistered"] == [{"agent_id": "old-agent", "caller_ids": ["+16045556001"]}]
+
+    # Refused while a caller ID names it, with what to do about it.
+    assert admin("remove-agent", "--account", account_id, "--agent", "front-desk") == 5
+    assert "+16045556000" in admin.err and "add-number --agent" in admin.err
+    assert (
+        admin("remove-agent", "--account", account_id, "--agent", "old-agent") == 5
+    )  # named, though not added
+    assert admin("add-number", "--account", account_id, "--number", "+16045556000", "--agent", "spare") == 0
+    assert admin("remove-agent", "--account", account_id, "--agent", "front-desk") == 0
+    assert admin.json()["removed"] is True
+    assert admin("remove-agent", "--account", account_id, "--agent", "front-desk") == 1
+    assert "agent front-desk" in admin.err and "not found" in admin.err
+    assert admin("list-agents", "--account", account_id) == 0
+    assert [a["id"] for a in admin.json()["agents"]] == ["spare"]
+    assert admin("show-account", "--account", account_id) == 0
+    assert [a["id"] for a in admin.json()["agents"]] == ["spare"]
 
 
 def test_without_a_table_it_says_how_to_name_one(
@@ -243,6 +319,7 @@ def test_a_top_up_that_must_resume_batches_needs_the_state_machine(
 ) -> None:
     account_id = f"acct-{uuid.uuid4().hex[:8]}"
     assert admin("create-account", "--id", account_id, "--name", "Broke", "--resume-after-top-up") == 0
+    assert admin("add-agent", "--account", account_id, "--agent", "a") == 0
     assert admin("add-number", "--account", account_id, "--number", "+16045558888", "--agent", "a") == 0
     now = ctx.now_iso()
     batch = Batch(

@@ -6,6 +6,7 @@ import itertools
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
@@ -15,12 +16,13 @@ from batchcalls.domain.clock import parse_iso
 from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.domain.recipient_status import RecipientStatus
 from batchcalls.models.domain import Account, Batch, CallerNumber, Recipient
-from batchcalls.models.messages import DialMessage
+from batchcalls.models.messages import DialMessage, LostCall
 from batchcalls.services import account as account_service
 from batchcalls.services.call_status import apply_call_status
 from batchcalls.services.callbacks import status_callback_url
 from batchcalls.services.context import Context
 from batchcalls.services.dial import DialLater, dial
+from batchcalls.services.lost_call import record_lost_call
 from tests.helpers import AUTH_TOKEN, FakeProvider, SfnSpy, sign
 
 BASE = "https://api.example.test/v1"
@@ -54,7 +56,7 @@ def new_account(ctx: Context, balance: int, *, cps: float = 1000, resume_after_t
     return account_id
 
 
-def make_batch(ctx: Context, account_id: str, n: int) -> Batch:
+def make_batch(ctx: Context, account_id: str, n: int, **fields: Any) -> Batch:
     now = ctx.now_iso()
     batch = Batch(
         id=str(uuid.uuid4()),
@@ -67,6 +69,7 @@ def make_batch(ctx: Context, account_id: str, n: int) -> Batch:
         updated_at=now,
         run_number=1,
         pass_number=1,
+        **fields,
     )
     recipients = [
         Recipient(
@@ -263,3 +266,125 @@ def test_a_retried_top_up_with_the_same_ref_is_applied_once(ctx: Context) -> Non
     assert first["applied"] is True and again["applied"] is False
     assert ctx.credits.balance(account_id) == 2_500_000
     assert len(ctx.credits.ledger_all(account_id)) == 1
+
+
+def lose_final_status(ctx: Context, batch: Batch, seq: int) -> Recipient:
+    """Dial, then let the Map child time out: the lost-call path hangs the call up (the provider
+    says it is still in progress) and ends the attempt failed with no minutes."""
+    assert dial(ctx, message(batch, seq)) == "dialed"
+    assert record_lost_call(ctx, LostCall(batch_id=batch.id, run=1, pass_number=1, rk=f"R#{seq:07d}")) == {
+        "outcome": "failed"
+    }
+    ended = ctx.recipients.get(batch.id, f"R#{seq:07d}")
+    assert ended is not None and ended.status is RecipientStatus.FAILED and ended.call_id
+    return ended
+
+
+def final_callback(ctx: Context, recipient: Recipient, status: str, **extra: str) -> str:
+    """The provider's final callback for the recipient's call (its real call id), first attempt."""
+    query = {"batch_id": recipient.batch_id, "rk": recipient.sk, "ticket": "1:1"}
+    form = {"CallSid": recipient.call_id or "", "CallStatus": status, **extra}
+    url = status_callback_url(BASE, recipient.batch_id, recipient.sk, "1:1")
+    return apply_call_status(ctx, BASE, query, form, sign(url, form))
+
+
+def test_a_final_status_after_the_lost_call_path_bills_its_minutes_once(ctx: Context) -> None:
+    account_id = new_account(ctx, balance=1_000_000)
+    batch = make_batch(ctx, account_id, 1)
+    ended = lose_final_status(ctx, batch, 1)
+    assert ctx.credits.balance(account_id) == 1_000_000 - FEE  # no minutes: none were known
+    answered_before = len(ctx.sfn.successes)
+
+    assert final_callback(ctx, ended, "completed", CallDuration="125") == "late_final_status"
+    assert final_callback(ctx, ended, "completed", CallDuration="125") == "stale"  # a replay
+
+    minutes = [e for e in ctx.credits.ledger_all(account_id) if e.kind == "call_minutes"]
+    assert [(e.amount_micros, e.call_id, e.note) for e in minutes] == [(-3 * RATE, ended.call_id, "3 min")]
+    assert ctx.credits.balance(account_id) == 1_000_000 - FEE - 3 * RATE
+    assert ledger_sum(ctx, account_id) == ctx.credits.balance(account_id)
+    after = ctx.recipients.get(batch.id, "R#0000001")
+    assert after is not None
+    # Nothing but the history and the cost moved: status, attempt, slot, token as the ending left them.
+    assert (after.status, after.attempts, after.error_message, after.duration_seconds) == (
+        RecipientStatus.FAILED,
+        1,
+        ended.error_message,
+        None,
+    )
+    assert (after.task_token, after.slot_holder, after.ticket) == (ended.task_token, ended.slot_holder, "1:1")
+    assert after.cost_micros == FEE + 3 * RATE
+    [attempt] = after.attempt_history
+    assert attempt["outcome"] == "completed" and attempt["ended_as"] == "failed"
+    assert attempt["duration_seconds"] == 125 and attempt["cost_micros"] == FEE + 3 * RATE
+    assert attempt["final_status_lost"] is True and attempt["late_final_status_at"]
+    counters = ctx.batches.get(batch.id)
+    assert counters is not None and (counters.completed_count, counters.failed_count) == (0, 1)
+    assert len(ctx.sfn.successes) == answered_before  # the token was answered by the ending alone
+    assert ctx.slots.holders(account_id) == {}
+
+
+def test_two_late_final_statuses_at_once_bill_once(ctx: Context) -> None:
+    account_id = new_account(ctx, balance=1_000_000)
+    batch = make_batch(ctx, account_id, 1)
+    ended = lose_final_status(ctx, batch, 1)
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(
+            pool.map(lambda _: final_callback(ctx, ended, "completed", CallDuration="61"), range(8))
+        )
+    assert sorted(outcomes) == ["late_final_status"] + ["stale"] * 7
+    assert ctx.credits.balance(account_id) == 1_000_000 - FEE - 2 * RATE
+    assert ledger_sum(ctx, account_id) == ctx.credits.balance(account_id)
+
+
+def test_a_late_final_status_after_a_redial_bills_the_attempt_it_belongs_to(ctx: Context) -> None:
+    from batchcalls.domain.retry import RetryPolicy
+
+    account_id = new_account(ctx, balance=1_000_000)
+    batch = make_batch(ctx, account_id, 1, retry_policy=RetryPolicy(on=["failed"]))
+    assert dial(ctx, message(batch, 1)) == "dialed"
+    record_lost_call(ctx, LostCall(batch_id=batch.id, run=1, pass_number=1, rk="R#0000001"))
+    waiting = ctx.recipients.get(batch.id, "R#0000001")
+    assert waiting is not None and waiting.status is RecipientStatus.PENDING and waiting.next_attempt_at
+    [lost] = waiting.attempt_history
+    ended = waiting.model_copy(update={"call_id": lost["call_id"]})
+
+    assert final_callback(ctx, ended, "completed", CallDuration="30") == "late_final_status"
+    after = ctx.recipients.get(batch.id, "R#0000001")
+    assert after is not None and after.status is RecipientStatus.PENDING
+    assert after.next_attempt_at == waiting.next_attempt_at  # the redial stays as planned
+    assert after.attempt_history[0]["outcome"] == "completed"
+    assert ctx.credits.balance(account_id) == 1_000_000 - FEE - RATE
+
+
+def test_a_final_status_the_lost_call_path_already_had_is_not_billed_again(ctx: Context) -> None:
+    from batchcalls.telephony.port import ProviderCall
+
+    account_id = new_account(ctx, balance=1_000_000)
+    batch = make_batch(ctx, account_id, 1)
+    assert dial(ctx, message(batch, 1)) == "dialed"
+    calling = ctx.recipients.get(batch.id, "R#0000001")
+    assert calling is not None and calling.call_id
+    ctx.provider.fetched[calling.call_id] = ProviderCall(  # type: ignore[attr-defined]
+        call_id=calling.call_id, status="completed", duration_seconds=125
+    )
+    record_lost_call(ctx, LostCall(batch_id=batch.id, run=1, pass_number=1, rk="R#0000001"))
+    assert final_callback(ctx, calling, "completed", CallDuration="125") == "stale"
+    assert ctx.credits.balance(account_id) == 1_000_000 - FEE - 3 * RATE
+
+
+def test_a_final_status_after_the_stuck_call_sweep_failed_the_call_is_billed(ctx: Context) -> None:
+    from batchcalls.services.lost_call import reconcile_attempt
+    from batchcalls.services.sweep import STUCK_CALL
+
+    account_id = new_account(ctx, balance=1_000_000)
+    batch = make_batch(ctx, account_id, 1)
+    assert dial(ctx, message(batch, 1)) == "dialed"
+    calling = ctx.recipients.get(batch.id, "R#0000001")
+    assert calling is not None
+    assert reconcile_attempt(ctx, calling, STUCK_CALL) == "failed"  # what the sweep does with it
+
+    assert final_callback(ctx, calling, "completed", CallDuration="59") == "late_final_status"
+    after = ctx.recipients.get(batch.id, "R#0000001")
+    assert after is not None and after.status is RecipientStatus.FAILED and after.error_message == STUCK_CALL
+    assert after.attempt_history[0]["outcome"] == "completed"
+    assert ctx.credits.balance(account_id) == 1_000_000 - FEE - RATE

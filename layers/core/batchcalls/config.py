@@ -12,6 +12,8 @@ from functools import lru_cache
 
 from pydantic import BaseModel
 
+from batchcalls.domain.recipient_limits import MAX_RECIPIENTS_PER_REQUEST
+
 
 class Settings(BaseModel):
     table_name: str = "batchcalls"
@@ -34,6 +36,14 @@ class Settings(BaseModel):
     public_base_url: str = "http://127.0.0.1:3000"
     # What an answered call runs: the voice agent's TwiML entry point; {agent_id} is filled in.
     agent_twiml_url: str = "http://127.0.0.1:3000/agents/{agent_id}/twiml"
+    # That URL is signed (domain/agent_url.py) with the stack's secret: the value itself
+    # (offline, tests), else the Secrets Manager secret the template creates (read once per
+    # container).
+    agent_url_secret: str = ""
+    agent_url_secret_arn: str = ""
+    # How long a signed agent URL is good for: it is fetched when the call is answered, so
+    # this covers the provider's queueing, the ring time and answering-machine detection.
+    agent_url_expires_seconds: int = 600
     twilio_account_sid: str = "AC00000000000000000000000000000000"
     twilio_auth_token: str = ""
     # SSM SecureString holding the auth token when deployed (read once through Powertools).
@@ -56,7 +66,8 @@ class Settings(BaseModel):
     dial_fee_micros: int = 5000
     # After a pass, recipients it deferred get the next pass this much later.
     next_pass_delay_seconds: int = 30
-    max_recipients_per_request: int = 10_000
+    # CSV rows in one request (JSON lists stop at the same number in the API's schema).
+    max_recipients_per_request: int = MAX_RECIPIENTS_PER_REQUEST
 
     @property
     def dial_task_timeout_seconds(self) -> int:

@@ -1,11 +1,11 @@
-"""``batchcalls-admin``: create accounts, issue and revoke API keys, register caller IDs, set
-limits and add credits, against a deployed stack's table or the offline stack's.
+"""``batchcalls-admin``: create accounts, issue and revoke API keys, add voice agents, register
+caller IDs, set limits and add credits, against a deployed stack's table or the offline stack's.
 
 Output is for scripts: ``create-account`` prints the account id and ``issue-key`` the key, one
 line each; every other command prints one JSON document. Messages go to stderr.
 
-Exit codes: 0 done, 1 not found (account, key, number), 2 bad input, 3 already exists,
-4 the stack/table/credentials could not be used.
+Exit codes: 0 done, 1 not found (account, key, agent, number), 2 bad input, 3 already exists,
+4 the stack/table/credentials could not be used, 5 still in use (an agent caller IDs name).
 """
 
 from __future__ import annotations
@@ -27,13 +27,15 @@ from batchcalls.domain.billing import MICROS_PER_DOLLAR, dollars
 from batchcalls.domain.csv_import import canonical_timezone
 from batchcalls.domain.errors import InvalidRequest, NotFound
 from batchcalls.domain.phone import InvalidPhoneNumber, to_e164
-from batchcalls.models.domain import Account
+from batchcalls.models.api import AGENT_ID
+from batchcalls.models.domain import Account, Agent
 from batchcalls.services import account as account_service
 from batchcalls.services.auth import hash_api_key
 from batchcalls.store.accounts import ApiKeyRecord
+from batchcalls.store.agents import AgentInUse, CallerIdChangedMeanwhile, UnknownAgent
 
 PROG = "batchcalls-admin"
-EXIT_OK, EXIT_NOT_FOUND, EXIT_BAD_INPUT, EXIT_EXISTS, EXIT_TARGET = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_NOT_FOUND, EXIT_BAD_INPUT, EXIT_EXISTS, EXIT_TARGET, EXIT_IN_USE = 0, 1, 2, 3, 4, 5
 
 KEY_PREFIX = "bck_"  # recognisable in logs and by secret scanners; 256 random bits follow
 # The SLOTS item holds one map entry per call in progress and must stay far below DynamoDB's
@@ -64,6 +66,19 @@ def identifier(text: str) -> str:
     if not _ID.match(text):
         raise argparse.ArgumentTypeError(
             f"'{text}' is not a valid id (letters, digits and _ . : @ -, at most 128, no spaces)"
+        )
+    return text
+
+
+_AGENT_ID = re.compile(AGENT_ID)
+
+
+def agent_identifier(text: str) -> str:
+    # The API's agent_id pattern: an agent the API could not name would be of no use.
+    if not _AGENT_ID.match(text):
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a valid agent id (a letter or digit, then letters, digits and _ . : -, "
+            "at most 100)"
         )
     return text
 
@@ -295,9 +310,67 @@ def cmd_revoke_key(ctx: OperatorContext, args: argparse.Namespace, io: Output) -
     return EXIT_OK
 
 
+def cmd_add_agent(ctx: OperatorContext, args: argparse.Namespace, io: Output) -> int:
+    _require_account(ctx, args.account)
+    agent = Agent(id=args.agent, name=args.name or "", description=args.description, created_at=ctx.now_iso())
+    if not ctx.agents.add_agent(args.account, agent):
+        raise Failure(EXIT_EXISTS, f"account {args.account} already has an agent {args.agent}")
+    io.json({"account_id": args.account, **agent.model_dump()})
+    return EXIT_OK
+
+
+def cmd_list_agents(ctx: OperatorContext, args: argparse.Namespace, io: Output) -> int:
+    _require_account(ctx, args.account)
+    naming: dict[str, list[str]] = {}
+    for number in ctx.accounts.caller_numbers(args.account):
+        if number.agent_id:
+            naming.setdefault(number.agent_id, []).append(number.phone_number)
+    agents = ctx.agents.agents(args.account)
+    known = {agent.id for agent in agents}
+    io.json(
+        {
+            "account_id": args.account,
+            "agents": [{**a.model_dump(), "caller_ids": naming.get(a.id, [])} for a in agents],
+            # Named by caller IDs registered before agents were recorded: add-agent them, or
+            # batches cannot name them in agent_id.
+            "unregistered": [
+                {"agent_id": agent_id, "caller_ids": numbers}
+                for agent_id, numbers in sorted(naming.items())
+                if agent_id not in known
+            ],
+        }
+    )
+    return EXIT_OK
+
+
+def cmd_remove_agent(ctx: OperatorContext, args: argparse.Namespace, io: Output) -> int:
+    _require_account(ctx, args.account)
+    try:
+        agent = ctx.agents.remove_agent(args.account, args.agent)
+    except AgentInUse as exc:
+        raise Failure(
+            EXIT_IN_USE,
+            f"agent {args.agent} is still the agent of caller ID(s) {', '.join(exc.caller_ids)}: point "
+            "them at another agent first (add-number --agent OTHER)",
+        ) from exc
+    if agent is None:
+        raise _not_found(f"agent {args.agent} of account {args.account}")
+    io.json({"account_id": args.account, **agent.model_dump(), "removed": True})
+    io.note("removed. Batches created with it keep its id; new batches cannot name it.")
+    return EXIT_OK
+
+
 def cmd_add_number(ctx: OperatorContext, args: argparse.Namespace, io: Output) -> int:
     _require_account(ctx, args.account)
-    number, existed = ctx.accounts.point_caller_number(args.account, args.number, args.agent)
+    try:
+        number, existed = ctx.agents.point_caller_id(args.account, args.number, args.agent)
+    except UnknownAgent as exc:
+        raise Failure(
+            EXIT_NOT_FOUND,
+            f"agent {args.agent} not found in account {args.account} (add it first: add-agent)",
+        ) from exc
+    except CallerIdChangedMeanwhile as exc:
+        raise Failure(EXIT_EXISTS, f"caller ID {args.number} kept changing meanwhile; try again") from exc
     io.json({"account_id": args.account, **number.model_dump(), "replaced": existed})
     return EXIT_OK
 
@@ -435,9 +508,9 @@ Command = Callable[[OperatorContext, argparse.Namespace, Output], int]
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Operator admin for batchcalls: accounts, API keys, caller IDs, limits, credits.",
+        description="Operator admin for batchcalls: accounts, API keys, agents, caller IDs, limits, credits.",
         epilog="Exit codes: 0 done, 1 not found, 2 bad input, 3 already exists, 4 stack/table/"
-        "credentials unusable. See docs/operator.md.",
+        "credentials unusable, 5 still in use. See docs/operator.md.",
     )
     _add_target_options(parser, in_subcommand=False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -471,10 +544,25 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--key", type=nonempty(512), help="the key itself")
     which.add_argument("--hash", type=key_hash, help="its SHA-256 (list-keys shows it)")
 
-    sub = command("add-number", cmd_add_number, "register (or re-point) a caller ID with its voice agent")
+    sub = command("add-agent", cmd_add_agent, "add a voice agent to an account (JSON)")
+    sub.add_argument("--account", type=identifier, required=True)
+    sub.add_argument("--agent", type=agent_identifier, required=True, help="its id (what agent_id names)")
+    sub.add_argument("--name", type=nonempty(200), help="display name")
+    sub.add_argument("--description", type=nonempty(2000), help="what it does")
+
+    sub = command(
+        "list-agents", cmd_list_agents, "the account's agents and the caller IDs naming each (JSON)"
+    )
+    sub.add_argument("--account", type=identifier, required=True)
+
+    sub = command("remove-agent", cmd_remove_agent, "remove an agent no caller ID names any more")
+    sub.add_argument("--account", type=identifier, required=True)
+    sub.add_argument("--agent", type=agent_identifier, required=True)
+
+    sub = command("add-number", cmd_add_number, "register (or re-point) a caller ID with one of its agents")
     sub.add_argument("--account", type=identifier, required=True)
     sub.add_argument("--number", type=phone_number, required=True, help="E.164, e.g. +16045551234")
-    sub.add_argument("--agent", type=identifier, required=True, help="the voice agent's id")
+    sub.add_argument("--agent", type=agent_identifier, required=True, help="one of the account's agents")
 
     for name, handler, help in (
         ("activate-number", cmd_activate_number, "let batches call from this caller ID again"),

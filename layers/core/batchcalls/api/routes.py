@@ -4,6 +4,7 @@ validation and the OpenAPI document generated from the same pydantic models."""
 from __future__ import annotations
 
 import json
+import logging
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
@@ -16,7 +17,7 @@ from batchcalls.api import examples
 from batchcalls.api.actions import ACTION_NAMES, run_action
 from batchcalls.api.errors import error_body, from_error_list, status_for
 from batchcalls.domain.csv_import import template_csv
-from batchcalls.domain.errors import DomainError, Unauthorized
+from batchcalls.domain.errors import DomainError, InvalidRequest, Unauthorized
 from batchcalls.models.api import (
     AccountResponse,
     ActionRequest,
@@ -37,6 +38,9 @@ from batchcalls.models.api import (
 )
 from batchcalls.services import account, batches, export, idempotency, suppression, uploads
 from batchcalls.services.context import get_context
+from batchcalls.store.dynamo import is_validation_error
+
+logger = logging.getLogger(__name__)
 
 CORS_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key"]
 TITLE = "batchcalls"
@@ -49,6 +53,31 @@ class Health(BaseModel):
 
 def _json(status: int, body: dict[str, Any]) -> Response[str]:
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
+
+
+def json_body(text: str) -> Any:
+    """The body as JSON, refusing text no store can keep: JSON may escape half of a UTF-16
+    pair (``"\\ud800"``), which Python decodes to a lone surrogate that cannot be encoded as
+    UTF-8 — DynamoDB, S3 and every response would fail on it later."""
+    try:
+        value = json.loads(text, parse_constant=_not_json)
+    except json.JSONDecodeError:
+        raise  # the event handler's own "not valid JSON" answer
+    except ValueError as exc:  # e.g. an integer of over 4,300 digits (Python's own limit)
+        raise InvalidRequest(f"The request body is not valid JSON here: {exc}") from exc
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidRequest(
+            "The request body has a lone UTF-16 surrogate (an escape such as \\ud800 without its "
+            "pair): send valid Unicode"
+        ) from exc
+    return value
+
+
+def _not_json(constant: str) -> Any:
+    # Python's json reads NaN and Infinity, which JSON (RFC 8259) does not have.
+    raise InvalidRequest(f"The request body is not valid JSON: {constant} is not a JSON value")
 
 
 def _errors(*statuses: int) -> dict[int, OpenAPIResponse]:
@@ -66,7 +95,9 @@ def _errors(*statuses: int) -> dict[int, OpenAPIResponse]:
 
 def build_app() -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(
-        cors=CORSConfig(allow_origin="*", allow_headers=CORS_HEADERS, max_age=600), enable_validation=True
+        cors=CORSConfig(allow_origin="*", allow_headers=CORS_HEADERS, max_age=600),
+        enable_validation=True,
+        json_body_deserializer=json_body,
     )
 
     def account_id() -> str:
@@ -152,7 +183,7 @@ def build_app() -> APIGatewayRestResolver:
                 "description": "The file's URL",
                 "content": {"application/json": {"model": ExportResponse}},
             },
-            **_errors(401, 404),
+            **_errors(400, 401, 404, 409),
         },
         tags=["Batch calls"],
     )
@@ -208,7 +239,7 @@ def build_app() -> APIGatewayRestResolver:
 
     @app.get(
         "/account",
-        summary="The account: balance, dial fee and per-minute rate, limits, caller IDs",
+        summary="The account: balance, dial fee and per-minute rate, limits, caller IDs, agents",
         responses={
             200: {"description": "The account", "content": {"application/json": {"model": AccountResponse}}},
             **_errors(401),
@@ -310,6 +341,24 @@ def build_app() -> APIGatewayRestResolver:
         return _json(
             400, error_body(from_error_list(list(error.errors()), strip=(*ACTION_NAMES, "query", "path")))
         )
+
+    @app.exception_handler(UnicodeDecodeError)
+    def not_utf8(_: UnicodeDecodeError) -> Response[str]:
+        return _json(400, {"error": "The request body is not UTF-8 text"})
+
+    @app.exception_handler(RecursionError)
+    def nested_too_deeply(_: RecursionError) -> Response[str]:
+        # json.loads and pydantic recurse per level: a body 100,000 levels deep ends here.
+        return _json(400, {"error": "The request body is nested too deeply"})
+
+    @app.exception_handler(Exception)
+    def unexpected(error: Exception) -> Response[str]:
+        if is_validation_error(error):
+            # A value DynamoDB refused that validation let through: a bug to fix, but the
+            # client sent something wrong, so it hears 400, not a 502 with no sentence.
+            logger.exception("DynamoDB refused a value the API did not check")
+            return _json(400, {"error": "The request has a value too long or too large to store"})
+        raise error
 
     @app.not_found
     def not_found(_: Exception) -> Response[str]:

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from batchcalls.api.errors import error_body, status_for
-from batchcalls.domain.errors import DomainError
+from batchcalls.domain.errors import DomainError, InvalidRequest
 from batchcalls.services.call_status import apply_call_status
 from batchcalls.services.callbacks import STATUS_CALLBACK_PATH
 from batchcalls.services.context import get_context
@@ -32,7 +32,10 @@ def handle_status_callback(event: dict[str, Any]) -> dict[str, Any]:
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     body = event.get("body") or ""
     if event.get("isBase64Encoded"):
-        body = base64.b64decode(body).decode()
+        try:
+            body = base64.b64decode(body).decode()
+        except ValueError:  # not base64, or not UTF-8 (UnicodeDecodeError is a ValueError)
+            return _error(InvalidRequest("The callback body is not form-encoded UTF-8 text"))
     form = dict(parse_qsl(body, keep_blank_values=True))
     query = event.get("queryStringParameters") or {}
     try:
@@ -44,9 +47,13 @@ def handle_status_callback(event: dict[str, Any]) -> dict[str, Any]:
             headers.get("x-twilio-signature", ""),
         )
     except DomainError as error:
-        return {
-            "statusCode": status_for(error),
-            "headers": {"Content-Type": "application/json"},
-            "body": json.dumps(error_body(error)),
-        }
+        return _error(error)
     return {"statusCode": 204, "headers": {"X-Outcome": outcome}, "body": ""}
+
+
+def _error(error: DomainError) -> dict[str, Any]:
+    return {
+        "statusCode": status_for(error),
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(error_body(error)),
+    }

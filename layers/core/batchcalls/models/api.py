@@ -13,6 +13,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from batchcalls.domain.recipient_limits import (
+    MAX_NAME_CHARS,
+    MAX_PHONE_CHARS,
+    MAX_RECIPIENTS_PER_REQUEST,
+    MAX_VARIABLE_CHARS,
+    MAX_VARIABLE_NAME_CHARS,
+    MAX_VARIABLES,
+)
 from batchcalls.domain.recipient_status import UI_LABELS
 from batchcalls.domain.retry import RetryPolicy
 from batchcalls.models.domain import Batch, Recipient
@@ -39,8 +47,10 @@ def _check_days(value: list[int]) -> list[int]:
 def _check_zone(value: str) -> str:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"'{value}' is not an IANA time zone (e.g. America/New_York)") from exc
+    # OSError: a name too long for a file name, or a folder of the tz database ("America").
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
+        shown = value if len(value) <= 60 else value[:57] + "..."
+        raise ValueError(f"'{shown}' is not an IANA time zone (e.g. America/New_York)") from exc
     return value
 
 
@@ -50,7 +60,6 @@ TimeZone = Annotated[str, AfterValidator(_check_zone)]
 
 
 AGENT_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"
-MAX_RECIPIENTS_PER_REQUEST = 20_000  # larger lists: the CSV upload
 MAX_CSV_CHARS = 5_000_000  # API Gateway takes 10 MB; bigger files go through the upload
 
 
@@ -62,13 +71,20 @@ class _Request(BaseModel):
 class RecipientIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    phone_number: str = Field(min_length=1, max_length=40)
-    name: str | None = Field(default=None, max_length=200)
-    sort_order: int | None = None
+    phone_number: str = Field(min_length=1, max_length=MAX_PHONE_CHARS)
+    name: str | None = Field(default=None, max_length=MAX_NAME_CHARS)
+    # Bounded: DynamoDB numbers hold 38 digits, and a sort key needs no more than JSON's safe ints.
+    sort_order: int | None = Field(default=None, ge=-(2**53), le=2**53)
     # Ours: the recipient's own zone for window_timezone "recipient" (else derived from the number)…
     timezone: TimeZone | None = None
     # …and values passed to the agent with purpose and goal (e.g. from extra CSV columns).
-    variables: dict[str, Annotated[str, Field(max_length=1000)]] | None = Field(default=None, max_length=50)
+    variables: (
+        dict[
+            Annotated[str, Field(max_length=MAX_VARIABLE_NAME_CHARS)],
+            Annotated[str, Field(max_length=MAX_VARIABLE_CHARS)],
+        ]
+        | None
+    ) = Field(default=None, max_length=MAX_VARIABLES)
 
 
 class BatchSpec(_Request):
@@ -86,6 +102,7 @@ class BatchSpec(_Request):
     skip_invalid: bool = False
     # Ours: answer what create would do (the preview report) without creating anything.
     dry_run: bool = False
+    # One of the account's agents (GET /account lists them); default: the caller ID's agent.
     agent_id: str | None = Field(default=None, pattern=AGENT_ID)
     status: Literal["draft", "running", "scheduled"] | None = None
     send_now: bool = True
@@ -105,7 +122,7 @@ class BatchSpec(_Request):
     recurrence_type: Literal["none", "hourly", "daily", "weekly", "monthly"] = "none"
     recurrence_interval: int = Field(default=1, ge=1, le=1000)
     recurrence_end_date: str | None = None
-    recurrence_max_runs: int | None = Field(default=None, ge=1)
+    recurrence_max_runs: int | None = Field(default=None, ge=1, le=100_000)
 
     @model_validator(mode="after")
     def _schedule(self) -> Self:
@@ -228,7 +245,9 @@ class StartBatchRequest(BatchIdRequest):
     # Ours: re-run (or retry, on a running batch) only recipients with these final outcomes…
     only_statuses: list[_FINAL_STATUSES] | None = Field(default=None, min_length=1)
     # …or only these recipients (ids from `get`).
-    recipient_ids: list[str] | None = Field(default=None, min_length=1, max_length=10_000)
+    recipient_ids: list[Annotated[str, Field(max_length=100)]] | None = Field(
+        default=None, min_length=1, max_length=10_000
+    )
 
 
 class UpdateBatchRequest(BatchIdRequest):
@@ -237,6 +256,7 @@ class UpdateBatchRequest(BatchIdRequest):
     action: Literal["update"]
     name: str | None = Field(default=None, min_length=1, max_length=200)
     caller_id: str | None = Field(default=None, min_length=1, max_length=40)
+    # One of the account's agents; null (or a new caller_id without it): the caller ID's agent.
     agent_id: str | None = Field(default=None, pattern=AGENT_ID)
     send_now: bool | None = None
     scheduled_at: str | None = None
@@ -251,7 +271,7 @@ class UpdateBatchRequest(BatchIdRequest):
     # A recurring parent's rule (the next runs follow it; a run in progress keeps its own).
     recurrence_interval: int | None = Field(default=None, ge=1, le=1000)
     recurrence_end_date: str | None = None
-    recurrence_max_runs: int | None = Field(default=None, ge=1)
+    recurrence_max_runs: int | None = Field(default=None, ge=1, le=100_000)
     window_timezone: Literal["batch", "recipient"] | None = None
     # An explicit null removes the batch's retry policy.
     retry_policy: RetryPolicy | None = None
@@ -263,7 +283,7 @@ class ListRunsRequest(_Request):
     action: Literal["list_runs"]
     parent_batch_id: str = Field(min_length=1, max_length=100)
     limit: int = Field(default=50, ge=1, le=200)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=100_000)
 
 
 class ListBatchesRequest(_Request):
@@ -275,7 +295,7 @@ class ListBatchesRequest(_Request):
         | None
     ) = None
     limit: int = Field(default=50, ge=1, le=200)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=100_000)
     cursor: str | None = Field(default=None, max_length=2000)  # ours: from next_cursor
 
 
@@ -442,6 +462,14 @@ class CallerIdOut(BaseModel):
     agent_id: str | None
 
 
+class AgentOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(description="what agent_id names in create and update")
+    name: str
+    description: str | None
+    created_at: str | None
+
+
 class AccountOut(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: str
@@ -455,6 +483,7 @@ class AccountOut(BaseModel):
     calls_per_second: float
     resume_after_top_up: bool
     caller_ids: list[CallerIdOut]
+    agents: list[AgentOut] = Field(description="the account's voice agents (agent_id must name one)")
 
 
 class SuppressionAddRequest(BaseModel):

@@ -42,6 +42,16 @@ class CallerNumber(BaseModel):
     agent_id: str | None = None
 
 
+class Agent(BaseModel):
+    """One of an account's voice agents: what answers its calls. Caller IDs and batches name
+    one by ``id``; an agent of another account is unknown here."""
+
+    id: str
+    name: str = ""
+    description: str | None = None
+    created_at: str | None = None
+
+
 class Batch(BaseModel):
     id: str
     user_id: str

@@ -1,4 +1,4 @@
-"""The account as its owner sees it (balance, limits, caller IDs, ledger) and top-ups."""
+"""The account as its owner sees it (balance, limits, caller IDs, agents, ledger) and top-ups."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ def account_view(ctx: Context, account_id: str) -> dict[str, Any]:
             "calls_per_second": account.calls_per_second,
             "resume_after_top_up": account.resume_after_top_up,
             "caller_ids": [n.model_dump() for n in ctx.accounts.caller_numbers(account_id)],
+            "agents": [a.model_dump() for a in ctx.agents.agents(account_id)],
         }
     }
 

@@ -1,4 +1,8 @@
-"""API keys: stored as SHA-256 hashes, mapped to the account id by the authorizer."""
+"""API keys: stored as SHA-256 hashes, mapped to the account id by the authorizer.
+
+The key is read consistently, so a revoke counts from the next authorizer call; API Gateway
+caches an answer per key for ``ReauthorizeEvery`` (60 s in template.yaml), so a revoked key
+stops working within 60 s."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from batchcalls.domain.billing import estimate
-from batchcalls.domain.clock import iso, parse_iso
+from batchcalls.domain.clock import LATEST_SCHEDULE, iso, parse_iso
 from batchcalls.domain.concurrency import batch_slots
 from batchcalls.domain.errors import InvalidRequest, NotFound, invalid_cursor
 from batchcalls.domain.lifecycle import BatchStatus
@@ -48,11 +48,15 @@ RECIPIENTS_IN_GET = 1000
 def preview_batch(ctx: Context, account_id: str, request: BatchSpec) -> dict[str, Any]:
     """What ``create`` would make of this request, creating nothing: the recipients report,
     the cost estimate and the time it would take at the batch's concurrency and pacing."""
-    account = ctx.accounts.get_account(account_id)
-    if account is None:
-        raise NotFound("Account not found")
-    active_caller_id(ctx, account_id, request.caller_id)
-    listing = recipient_list(request, "preview", ctx.now_iso(), ctx.settings.default_region)
+    account, _ = checked_account_and_caller(ctx, account_id, request)
+    check_schedule(ctx, request)  # a time create would refuse is refused here too
+    listing = recipient_list(
+        request,
+        "preview",
+        ctx.now_iso(),
+        ctx.settings.default_region,
+        max_csv_rows=ctx.settings.max_recipients_per_request,
+    )
     listing.leave_out_suppressed(_suppressed(ctx, account_id, listing.recipients))
     slots = batch_slots(account.max_concurrency, request.reserved_concurrency, request.max_concurrency)
     count = len(listing.recipients)
@@ -90,7 +94,13 @@ def create_batch_with_report(
     account, number = checked_account_and_caller(ctx, account_id, request)
     now_iso = ctx.now_iso()
     batch_id = str(uuid.uuid4())
-    listing = recipient_list(request, batch_id, now_iso, ctx.settings.default_region)
+    listing = recipient_list(
+        request,
+        batch_id,
+        now_iso,
+        ctx.settings.default_region,
+        max_csv_rows=ctx.settings.max_recipients_per_request,
+    )
     listing.leave_out_suppressed(_suppressed(ctx, account_id, listing.recipients))
     listing.require_valid(request.skip_invalid)
     recipients = listing.recipients
@@ -125,16 +135,51 @@ def checked_account_and_caller(
     ctx: Context, account_id: str, request: BatchSpec
 ) -> tuple[Account, CallerNumber]:
     """The account and the request's caller ID, or the error saying what is wrong with them."""
+    account, number = checked_against_account(
+        ctx,
+        account_id,
+        caller_id=request.caller_id,
+        agent_id=request.agent_id,
+        reserved_concurrency=request.reserved_concurrency,
+    )
+    assert number is not None  # a caller_id was given
+    return account, number
+
+
+def checked_against_account(
+    ctx: Context,
+    account_id: str,
+    *,
+    caller_id: str | None = None,
+    agent_id: str | None = None,
+    reserved_concurrency: int | None = None,
+) -> tuple[Account, CallerNumber | None]:
+    """What create, preview, uploads and update check against the account, for the fields
+    given: the caller ID is an active number of it, the agent one of its agents, the reserve
+    below its max_concurrency. Every problem in one 400 (the first one's sentence); the account
+    and the caller ID (when one was given)."""
     account = ctx.accounts.get_account(account_id)
     if account is None:
         raise NotFound("Account not found")
-    number = active_caller_id(ctx, account_id, request.caller_id)
-    if request.reserved_concurrency >= account.max_concurrency:
+    problems: list[InvalidRequest] = []
+    number = None
+    if caller_id is not None:
+        try:
+            number = active_caller_id(ctx, account_id, caller_id)
+        except InvalidRequest as exc:
+            problems.append(exc)
+    if agent_id is not None and ctx.agents.get_agent(account_id, agent_id) is None:
+        problems.append(_problem("agent_id", f"'{agent_id}' is not an agent of this account"))
+    if reserved_concurrency is not None and reserved_concurrency >= account.max_concurrency:
         message = f"must be below the account's max_concurrency ({account.max_concurrency})"
-        raise InvalidRequest(
-            f"reserved_concurrency {message}", [{"field": "reserved_concurrency", "message": message}]
-        )
+        problems.append(_problem("reserved_concurrency", message))
+    if problems:
+        raise InvalidRequest(problems[0].message, [error for p in problems for error in p.errors])
     return account, number
+
+
+def _problem(field: str, message: str) -> InvalidRequest:
+    return InvalidRequest(f"{field} {message}", [{"field": field, "message": message}])
 
 
 def new_batch(
@@ -152,7 +197,7 @@ def new_batch(
     recurring = request.recurrence_type != "none"
     end_date = None
     if request.recurrence_end_date:
-        end_date = iso(parse_iso_field("recurrence_end_date", request.recurrence_end_date))
+        end_date = iso(schedule_moment("recurrence_end_date", request.recurrence_end_date))
     return Batch(
         id=batch_id,
         user_id=account.id,
@@ -252,11 +297,28 @@ def list_runs(ctx: Context, account_id: str, request: ListRunsRequest) -> list[B
 
 def future_iso(ctx: Context, field: str, text: str) -> str:
     """``text`` as our ISO form, if it is an ISO 8601 moment with an offset in the future."""
-    moment = parse_iso_field(field, text)
+    moment = schedule_moment(field, text)
     if moment <= ctx.clock():
         message = "must be in the future"
         raise InvalidRequest(f"{field} {message}", [{"field": field, "message": message}])
     return iso(moment)
+
+
+def check_schedule(ctx: Context, request: BatchSpec) -> None:
+    """The request's times, checked as ``create`` checks them."""
+    if request.scheduled_at:
+        future_iso(ctx, "scheduled_at", request.scheduled_at)
+    if request.recurrence_end_date:
+        schedule_moment("recurrence_end_date", request.recurrence_end_date)
+
+
+def schedule_moment(field: str, text: str) -> datetime:
+    """A moment to schedule by (``scheduled_at``, ``recurrence_end_date``): before 2100."""
+    moment = parse_iso_field(field, text)
+    if moment >= LATEST_SCHEDULE:
+        message = f"must be before {iso(LATEST_SCHEDULE)}"
+        raise InvalidRequest(f"{field} {message}", [{"field": field, "message": message}])
+    return moment
 
 
 def recipients_page(

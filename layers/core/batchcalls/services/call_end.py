@@ -1,5 +1,6 @@
 """The end of a call attempt: its final status — or, under the batch's retry policy, a redial
-later — with the call's minutes charged, all in one transaction."""
+later — with the call's minutes charged, all in one transaction; and the final status that
+arrives after the lost-call path ended the attempt without it, whose minutes are billed then."""
 
 from __future__ import annotations
 
@@ -21,16 +22,23 @@ def end_attempt(
     status: RecipientStatus,
     fields: dict[str, Any],
     now_iso: str,
+    *,
+    final_status_lost: bool = False,
 ) -> bool:
     """The one ending of the attempt ``ticket``; False if it had already ended.
 
     A connected call is billed its started minutes at the account's rate in the same
     transaction, so however often the final status arrives (callback, replay, lost-call
     reconcile) the call is charged once. An outcome the batch's retry policy names, with
-    attempts left, sends the recipient back to pending until its redial time instead."""
-    amount, items = _minutes_charge(ctx, recipient, ticket, fields, now_iso)
+    attempts left, sends the recipient back to pending until its redial time instead.
+    ``final_status_lost``: the lost-call path ends it without the provider's final status; its
+    history entry says so, and the final status may still come (``record_late_final_status``)."""
+    call_id = str(fields.get("call_id") or recipient.call_id or "")
+    duration = int(fields.get("duration_seconds") or 0)
+    amount, items = _minutes_charge(ctx, recipient, ticket, duration, call_id, now_iso)
     attempt = {
         "attempt": recipient.attempts,
+        "ticket": ticket,  # names the attempt for a final status that comes after this ending
         "outcome": status.value,
         "attempted_at": recipient.attempted_at,
         "answered_at": fields.get("answered_at") or recipient.answered_at,
@@ -40,6 +48,7 @@ def end_attempt(
         "answered_by": fields.get("answered_by") or recipient.answered_by,
         "error_message": fields.get("error_message"),
         "cost_micros": amount + (ctx.settings.dial_fee_micros if recipient.attempted_at else 0),
+        "final_status_lost": final_status_lost or None,
     }
     attempt = {k: v for k, v in attempt.items() if v is not None}
     policy = ctx.retry_policy(recipient.batch_id)
@@ -79,16 +88,66 @@ def _batch_goes_on(ctx: Context, batch_id: str) -> bool:
     return batch is not None and batch.status in (BatchStatus.RUNNING, BatchStatus.PAUSED)
 
 
+def record_late_final_status(
+    ctx: Context,
+    recipient: Recipient,
+    ticket: str,
+    status: RecipientStatus,
+    fields: dict[str, Any],
+    now_iso: str,
+) -> bool:
+    """The provider's final status for an attempt the lost-call path (or the sweep) already
+    ended without it; False when there is no such attempt, or its final status was recorded.
+
+    The carrier bills that call, so its started minutes are charged now, and the attempt's
+    history entry gets the real outcome. Nothing else about the recipient moves: that ending
+    settled its status, the batch counters, its slot and its task token. Once: the write is
+    conditioned on the entry still waiting for its final status (``late_final_status_at``)."""
+    found = _attempt_without_final_status(recipient, ticket)
+    if found is None:
+        return False
+    index, entry = found
+    call_id = str(fields.get("call_id") or entry.get("call_id") or "")
+    amount, items = _minutes_charge(
+        ctx, recipient, ticket, int(fields.get("duration_seconds") or 0), call_id, now_iso
+    )
+    real = {
+        "outcome": status.value,
+        "ended_as": entry.get("outcome"),  # what the recipient's status still says
+        "late_final_status_at": now_iso,
+        "duration_seconds": fields.get("duration_seconds"),
+        "answered_by": fields.get("answered_by"),
+        "error_message": fields.get("error_message"),
+        "call_id": call_id or None,
+        "cost_micros": int(entry.get("cost_micros") or 0) + amount,
+    }
+    return ctx.recipients.record_late_final_status(
+        recipient.batch_id,
+        recipient.sk,
+        index,
+        ticket,
+        {k: v for k, v in real.items() if v is not None},
+        now_iso,
+        charge_micros=amount,
+        charge_items=items,
+    )
+
+
+def _attempt_without_final_status(recipient: Recipient, ticket: str) -> tuple[int, dict[str, Any]] | None:
+    for index, entry in enumerate(recipient.attempt_history):
+        if entry.get("ticket") == ticket and entry.get("final_status_lost"):
+            return None if "late_final_status_at" in entry else (index, entry)
+    return None
+
+
 def _minutes_charge(
-    ctx: Context, recipient: Recipient, ticket: str, fields: dict[str, Any], now_iso: str
+    ctx: Context, recipient: Recipient, ticket: str, duration: int, call_id: str, now_iso: str
 ) -> tuple[int, list[dict[str, Any]]]:
-    duration = int(fields.get("duration_seconds") or 0)
     if not duration or not recipient.account_id:
         return 0, []
     amount = minutes_charge(duration, ctx.account(recipient.account_id).per_minute_rate_micros)
     if not amount:
         return 0, []
-    call_id = str(fields.get("call_id") or recipient.call_id or "")
     entry = LedgerEntry(
         account_id=recipient.account_id,
         at=now_iso,

@@ -2,7 +2,9 @@
 
 Callbacks repeat and arrive out of order: a status only moves forward, the final transition
 happens once (conditional write, with the batch counter in the same transaction), and only
-that transition answers the Map child's task token.
+that transition answers the Map child's task token. A final status that comes after the
+lost-call path ended its attempt without it only bills the call's minutes and completes the
+attempt's history.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Mapping
 from batchcalls.domain.errors import Forbidden, InvalidRequest
 from batchcalls.domain.recipient_status import RecipientStatus, from_provider_status, is_terminal
 from batchcalls.models.messages import DialOutcome
-from batchcalls.services.call_end import end_attempt
+from batchcalls.services.call_end import end_attempt, record_late_final_status
 from batchcalls.services.callbacks import status_callback_url
 from batchcalls.services.context import Context
 from batchcalls.services.tokens import answer_task
@@ -61,12 +63,30 @@ def apply_call_status(
     if status in _ERRORS:
         sip = form.get("SipResponseCode")
         fields["error_message"] = _ERRORS[status] + (f" (SIP {sip})" if sip else "")
+    return _apply_final_status(ctx, batch_id, rk, ticket, status, fields, now_iso)
+
+
+def _apply_final_status(
+    ctx: Context,
+    batch_id: str,
+    rk: str,
+    ticket: str,
+    status: RecipientStatus,
+    fields: dict[str, object],
+    now_iso: str,
+) -> str:
     recipient = ctx.recipients.get(batch_id, rk)
-    if recipient is None or recipient.ticket != ticket:
+    if recipient is None:
         return "stale"
-    if not end_attempt(ctx, recipient, ticket, status, fields, now_iso):
-        return "stale"
-    if recipient.account_id and recipient.slot_holder:
-        ctx.slots.release(recipient.account_id, recipient.slot_holder)
-    answer_task(ctx, recipient.task_token, DialOutcome(outcome=status.value, rk=rk))
-    return "finished"
+    in_call = not is_terminal(recipient.status) and recipient.status is not RecipientStatus.PENDING
+    if recipient.ticket == ticket and in_call:
+        if end_attempt(ctx, recipient, ticket, status, fields, now_iso):
+            if recipient.account_id and recipient.slot_holder:
+                ctx.slots.release(recipient.account_id, recipient.slot_holder)
+            answer_task(ctx, recipient.task_token, DialOutcome(outcome=status.value, rk=rk))
+            return "finished"
+        # Ended meanwhile — perhaps by the lost-call path, whose history entry this read lacks.
+        recipient = ctx.recipients.get(batch_id, rk) or recipient
+    # An attempt the lost-call path ended without its final status: the carrier bills the call.
+    billed = record_late_final_status(ctx, recipient, ticket, status, fields, now_iso)
+    return "late_final_status" if billed else "stale"

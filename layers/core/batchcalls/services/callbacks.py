@@ -1,4 +1,5 @@
-"""The status-callback URL: it carries the batch id, the recipient key and the attempt's ticket.
+"""The URLs a placed call carries: the status callback (batch id, recipient key, the attempt's
+ticket) and the agent's signed TwiML URL (domain/agent_url.py).
 
 The provider signs the exact URL, so the call_status handler rebuilds it with the same
 function from the query parameters it receives; a callback that arrives before the dialer
@@ -7,9 +8,13 @@ saved the provider's call id still finds its recipient.
 
 from __future__ import annotations
 
+from datetime import datetime
 from urllib.parse import urlencode
 
 from batchcalls.config import Settings
+from batchcalls.domain import agent_url
+from batchcalls.domain.agent_url import AgentCall
+from batchcalls.models.domain import Batch
 
 STATUS_CALLBACK_PATH = "/webhooks/twilio/status"
 
@@ -21,7 +26,14 @@ def status_callback_url(base_url: str, batch_id: str, rk: str, ticket: str) -> s
     return f"{base_url.rstrip('/')}{STATUS_CALLBACK_PATH}?{query}"
 
 
-def agent_twiml_url(settings: Settings, agent_id: str | None, batch_id: str, rk: str) -> str:
-    base = settings.agent_twiml_url.replace("{agent_id}", agent_id or "default")
-    separator = "&" if "?" in base else "?"
-    return f"{base}{separator}{urlencode({'batch_id': batch_id, 'rk': rk})}"
+def agent_twiml_url(settings: Settings, secret: str, batch: Batch, rk: str, now: datetime) -> str:
+    """What the answered call fetches: the agent's URL, signed for the batch's account and
+    agent and this recipient, good for ``agent_url_expires_seconds`` from ``now``."""
+    call = AgentCall(
+        account_id=batch.user_id,
+        agent_id=batch.agent_id or "default",
+        batch_id=batch.id,
+        rk=rk,
+        expires=int(now.timestamp()) + settings.agent_url_expires_seconds,
+    )
+    return agent_url.sign(settings.agent_twiml_url, call, secret)

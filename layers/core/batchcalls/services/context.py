@@ -14,6 +14,7 @@ from batchcalls.domain.clock import Clock, iso, system_clock
 from batchcalls.domain.retry import RetryPolicy
 from batchcalls.models.domain import Account
 from batchcalls.store.accounts import AccountStore
+from batchcalls.store.agents import AgentStore
 from batchcalls.store.batches import BatchStore
 from batchcalls.store.credits import CreditStore
 from batchcalls.store.dial_queue import DialQueue
@@ -22,6 +23,7 @@ from batchcalls.store.idempotency import persistence_layer
 from batchcalls.store.import_queue import ImportQueue
 from batchcalls.store.pacing import PaceStore
 from batchcalls.store.recipients import RecipientStore
+from batchcalls.store.secrets import secret_value
 from batchcalls.store.slots import SlotStore
 from batchcalls.store.suppression import SuppressionStore
 from batchcalls.telephony.factory import make_provider
@@ -53,6 +55,19 @@ class Context:
     @cached_property
     def accounts(self) -> AccountStore:
         return AccountStore(self.db, self.settings.table_name)
+
+    @cached_property
+    def agents(self) -> AgentStore:
+        return AgentStore(self.db, self.settings.table_name)
+
+    @cached_property
+    def agent_url_secret(self) -> str:
+        """The key agent URLs are signed with, read once per container."""
+        if self.settings.agent_url_secret:
+            return self.settings.agent_url_secret
+        if self.settings.agent_url_secret_arn:
+            return secret_value(aws.client("secretsmanager"), self.settings.agent_url_secret_arn)
+        raise RuntimeError("Set AGENT_URL_SECRET or AGENT_URL_SECRET_ARN")
 
     @cached_property
     def batches(self) -> BatchStore:

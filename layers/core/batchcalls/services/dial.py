@@ -103,6 +103,9 @@ def dial(ctx: Context, message: DialMessage) -> str:
         if recipient is None:
             return answer("stale")
         to = recipient.phone_number
+    # Signed before a slot or a fee is taken: should the secret be unreadable, the delivery
+    # fails with nothing to give back, and SQS delivers it again.
+    twiml_url = agent_twiml_url(ctx.settings, ctx.agent_url_secret, batch, rk, now)
     # The conditional pending → calling write: a second delivery of this message finds the
     # recipient no longer pending (or already dealt with in this pass) and dials nothing.
     ticket = message.ticket
@@ -194,7 +197,7 @@ def dial(ctx: Context, message: DialMessage) -> str:
         to=to,
         from_=batch.caller_id,
         status_callback_url=status_callback_url(ctx.settings.public_base_url, batch_id, rk, ticket),
-        twiml_url=agent_twiml_url(ctx.settings, batch.agent_id, batch_id, rk),
+        twiml_url=twiml_url,
         ring_timeout_seconds=ctx.settings.ring_timeout_seconds,
         time_limit_seconds=ctx.settings.max_call_seconds,
     )

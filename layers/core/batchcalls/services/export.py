@@ -15,6 +15,7 @@ from typing import Any
 
 from batchcalls.domain.billing import dollars
 from batchcalls.domain.clock import iso
+from batchcalls.domain.csv_cells import spreadsheet_safe
 from batchcalls.domain.errors import Conflict
 from batchcalls.models.domain import Recipient
 from batchcalls.services.access import get_owned_batch
@@ -56,7 +57,14 @@ def export_row(recipient: Recipient) -> list[Any]:
         if recipient.variables
         else "",
     }
-    return ["" if values.get(name) is None else values[name] for name in COLUMNS]
+    return [_cell(values.get(name)) for name in COLUMNS]
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    # Names and provider messages come from outside: none may run as a formula.
+    return spreadsheet_safe(value) if isinstance(value, str) else value
 
 
 def export_batch(ctx: Context, account_id: str, batch_id: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from batchcalls.models.api import StartBatchRequest, UpdateBatchRequest
 from batchcalls.models.domain import Batch
 from batchcalls.models.messages import RunPass
 from batchcalls.services import series
-from batchcalls.services.batches import active_caller_id, future_iso, get_owned_batch, parse_iso_field
+from batchcalls.services.batches import checked_against_account, future_iso, get_owned_batch, schedule_moment
 from batchcalls.services.bulk import reset_finals, reset_ids, skip_pending_or_hand_over
 from batchcalls.services.context import Context
 from batchcalls.services.runs import continue_run
@@ -261,26 +261,18 @@ def update(ctx: Context, account_id: str, request: UpdateBatchRequest) -> Batch:
     # Only drafts, and the template of a recurring series (recurring or paused).
     next_status(batch.status, A.UPDATE, is_series_parent=series.is_series_parent(batch))
     given = request.model_dump(exclude_unset=True)
-    fields: dict[str, Any] = {name: given[name] for name in _UPDATABLE if name in given}
-    if "caller_id" in given:
-        number = active_caller_id(ctx, account_id, given["caller_id"])
-        fields["caller_id"] = number.phone_number
-        if "agent_id" not in given and number.agent_id:
-            fields["agent_id"] = number.agent_id
+    fields, removed = _given_fields(given)
+    fields.update(_account_fields(ctx, account_id, batch, given))
     if fields.get("scheduled_at"):
         fields["scheduled_at"] = future_iso(ctx, "scheduled_at", fields["scheduled_at"])
     if given.get("recurrence_end_date"):
         fields["recurrence_end_date"] = iso(
-            parse_iso_field("recurrence_end_date", given["recurrence_end_date"])
+            schedule_moment("recurrence_end_date", given["recurrence_end_date"])
         )
-    if any(name.startswith("recurrence_") for name in fields) and not series.is_series_parent(batch):
+    changed = [*fields, *removed]
+    if any(name.startswith("recurrence_") for name in changed) and not series.is_series_parent(batch):
         message = "can only be changed on a recurring series"
         raise InvalidRequest(f"recurrence {message}", [{"field": "recurrence_type", "message": message}])
-    # A null retry policy means "no redials": the attribute goes, not a stored null.
-    removed: list[str] = []
-    if "retry_policy" in fields and fields["retry_policy"] is None:
-        del fields["retry_policy"]
-        removed.append("retry_policy")
     fields["updated_at"] = ctx.now_iso()
     updated = ctx.batches.update_status(
         batch.id,
@@ -292,3 +284,44 @@ def update(ctx: Context, account_id: str, request: UpdateBatchRequest) -> Batch:
     if updated is None:
         raise _changed_meanwhile(batch)
     return updated
+
+
+def _given_fields(given: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The updatable fields given, and those given as null: an optional one (retry_policy: no
+    redials; purpose…) is removed, a required one (name…) is refused as create refuses it."""
+    fields: dict[str, Any] = {}
+    removed: list[str] = []
+    for name, value in given.items():
+        if name in ("action", "batch_id", "agent_id"):  # the agent: _account_fields
+            continue
+        if value is None:
+            field = Batch.model_fields.get(name)
+            if field is None or field.is_required() or field.default is not None:
+                message = "must not be null"
+                raise InvalidRequest(f"{name} {message}", [{"field": name, "message": message}])
+            removed.append(name)
+        elif name in _UPDATABLE:
+            fields[name] = value
+    return fields, removed
+
+
+def _account_fields(ctx: Context, account_id: str, batch: Batch, given: dict[str, Any]) -> dict[str, Any]:
+    """The caller ID, agent and reserve given, checked against the account exactly as create
+    checks them. No agent named (or null) with a new caller ID: that caller ID's agent."""
+    _, number = checked_against_account(
+        ctx,
+        account_id,
+        caller_id=given.get("caller_id"),
+        agent_id=given.get("agent_id"),
+        reserved_concurrency=given.get("reserved_concurrency"),
+    )
+    fields: dict[str, Any] = {}
+    if number is not None:
+        fields["caller_id"] = number.phone_number
+    if given.get("agent_id"):
+        fields["agent_id"] = given["agent_id"]
+    elif number is not None or "agent_id" in given:
+        caller = number or ctx.accounts.get_caller_number(account_id, batch.caller_id)
+        if caller is not None and caller.agent_id:
+            fields["agent_id"] = caller.agent_id
+    return fields

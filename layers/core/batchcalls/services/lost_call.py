@@ -3,8 +3,9 @@
 Two callers: a Map child whose dial task timed out or failed (``record_lost_call``), and the
 scheduler's stuck-call sweep for attempts with no Map child left to time out (the pass was
 stopped by a cancel, or its execution died). The provider is asked first (its final status
-wins); otherwise the call is hung up and the recipient recorded as failed with the reason. A
-recipient this pass never dialed stays pending. Every write is conditioned on the attempt's
+wins); otherwise the call is hung up and the recipient recorded as failed with the reason — and
+should the provider's final status still come, its minutes are billed then. A recipient this
+pass never dialed stays pending. Every write is conditioned on the attempt's
 ticket, so the two callers — or two sweeps at once — end an attempt exactly once.
 """
 
@@ -39,12 +40,13 @@ def reconcile_attempt(ctx: Context, recipient: Recipient, reason: str) -> str:
     now_iso = ctx.now_iso()
     status = RecipientStatus.FAILED
     fields: dict[str, object] = {"completed_at": now_iso, "error_message": reason}
+    lost = True  # until the provider tells us the call's final status
     if recipient.call_id:
         try:
             call = ctx.provider.fetch_call(recipient.call_id)
             known = from_provider_status(call.status)
             if known is not None and is_terminal(known):
-                status = known
+                status, lost = known, False
                 fields = {
                     "completed_at": now_iso,
                     "duration_seconds": call.duration_seconds,
@@ -54,7 +56,9 @@ def reconcile_attempt(ctx: Context, recipient: Recipient, reason: str) -> str:
                 ctx.provider.hang_up(recipient.call_id)
         except Exception:
             logger.exception("could not reconcile call %s with the provider", recipient.call_id)
-    done = end_attempt(ctx, recipient, ticket, status, fields, now_iso)
+    # A lost final status may still arrive (after the hang-up, or late): call_status then
+    # bills its minutes on the attempt ended here (call_end.record_late_final_status).
+    done = end_attempt(ctx, recipient, ticket, status, fields, now_iso, final_status_lost=lost)
     if recipient.account_id and recipient.slot_holder:
         ctx.slots.release(recipient.account_id, recipient.slot_holder)
     return status.value if done else "nothing_to_do"

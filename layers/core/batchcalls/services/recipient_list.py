@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from batchcalls.domain.csv_import import CsvFileError, parse_csv
+from batchcalls.domain.csv_import import CsvFileError, TooManyRows, parse_csv
 from batchcalls.domain.errors import InvalidRequest
 from batchcalls.domain.phone import InvalidPhoneNumber, to_e164
 from batchcalls.models.api import BatchSpec
@@ -81,10 +81,14 @@ def _details(invalid: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"field": _field(p), "message": p["reason"]} for p in invalid]
 
 
-def recipient_list(request: BatchSpec, batch_id: str, now_iso: str, default_region: str) -> RecipientList:
+def recipient_list(
+    request: BatchSpec, batch_id: str, now_iso: str, default_region: str, *, max_csv_rows: int
+) -> RecipientList:
+    """``max_csv_rows``: ``recipients_csv`` is refused (400) at its first data row past this,
+    before the rest is read (settings.max_recipients_per_request)."""
     region = (request.default_country or default_region).upper()
     if request.recipients_csv is not None:
-        return _from_csv(request.recipients_csv, batch_id, now_iso, region)
+        return _from_csv(request.recipients_csv, batch_id, now_iso, region, max_csv_rows)
     return _from_json(request, batch_id, now_iso, region)
 
 
@@ -131,9 +135,14 @@ def _from_json(request: BatchSpec, batch_id: str, now_iso: str, region: str) -> 
     return out
 
 
-def _from_csv(text: str, batch_id: str, now_iso: str, region: str) -> RecipientList:
+def _from_csv(text: str, batch_id: str, now_iso: str, region: str, max_rows: int) -> RecipientList:
     try:
-        report = parse_csv(text, default_region=region, limit_errors=MAX_REPORTED)
+        report = parse_csv(text, default_region=region, limit_errors=MAX_REPORTED, max_rows=max_rows)
+    except TooManyRows as exc:
+        message = f"{exc}; upload bigger lists with POST /batch-calls/uploads"
+        raise InvalidRequest(
+            f"recipients_csv {message}", [{"field": "recipients_csv", "message": message}]
+        ) from exc
     except CsvFileError as exc:
         raise InvalidRequest(
             f"recipients_csv {exc}", [{"field": "recipients_csv", "message": str(exc)}]

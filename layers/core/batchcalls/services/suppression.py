@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote
 
-from batchcalls.domain.csv_import import CsvFileError, parse_csv
+from batchcalls.domain.csv_import import CsvFileError, TooManyRows, parse_csv
 from batchcalls.domain.errors import InvalidRequest, NotFound, invalid_cursor
 from batchcalls.domain.phone import InvalidPhoneNumber, to_e164
 from batchcalls.models.api import SuppressionAddRequest
@@ -28,13 +28,14 @@ def add_numbers(ctx: Context, account_id: str, request: SuppressionAddRequest) -
             invalid.append({"field": f"numbers[{index}]", "message": str(exc)})
     if request.csv is not None:
         try:
-            report = parse_csv(request.csv, default_region=region, limit_errors=MAX_REPORTED)
+            # Only the numbers count here: a long note or a bad time zone beside one must not
+            # leave it off the do-not-call list.
+            report = parse_csv(request.csv, region, MAX_REPORTED, max_rows=MAX_ROWS, phones_only=True)
+        except TooManyRows as exc:
+            message = f"{exc}; at most {MAX_ROWS} per request"
+            raise InvalidRequest(f"csv {message}", [{"field": "csv", "message": message}]) from exc
         except (CsvFileError, ValueError) as exc:
             raise InvalidRequest(f"csv {exc}", [{"field": "csv", "message": str(exc)}]) from exc
-        rows = report.total_rows
-        if rows > MAX_ROWS:
-            message = f"has {rows} rows; at most {MAX_ROWS} per request"
-            raise InvalidRequest(f"csv {message}", [{"field": "csv", "message": message}])
         numbers.extend(row.phone_number for row in report.recipients)
         invalid.extend(
             {"field": f"csv row {e.row}" + (f" column '{e.column}'" if e.column else ""), "message": e.reason}

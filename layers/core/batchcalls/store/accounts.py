@@ -61,7 +61,7 @@ class AccountStore:
         return deserialize(item) if item else None
 
     def account_id_for_key(self, key_hash: str) -> str | None:
-        item = self._get(keys.api_key_pk(key_hash), "APIKEY")
+        item = self._get(keys.api_key_pk(key_hash), "APIKEY", consistent=True)  # a revoke counts at once
         if not item or item.get("revoked"):
             return None
         return str(item["account_id"])
@@ -248,21 +248,6 @@ class AccountStore:
                 }
             ),
         )
-
-    def point_caller_number(self, account_id: str, e164: str, agent_id: str) -> tuple[CallerNumber, bool]:
-        """Register a caller ID with its agent, or point an existing one at another agent (its
-        active flag is kept: a deactivated number stays off). Returns the number and whether it
-        existed before, from the one write."""
-        resp = self._db.update_item(
-            TableName=self._table,
-            Key=serialize({"pk": keys.account_pk(account_id), "sk": keys.number_sk(e164)}),
-            UpdateExpression="SET agent_id = :a, active = if_not_exists(active, :t)",
-            ExpressionAttributeValues=values(a=agent_id, t=True),
-            ReturnValues="ALL_OLD",
-        )
-        before = resp.get("Attributes")
-        active = bool(deserialize(before).get("active", True)) if before else True
-        return CallerNumber(phone_number=e164, active=active, agent_id=agent_id), before is not None
 
     def set_caller_number_active(self, account_id: str, e164: str, active: bool) -> CallerNumber | None:
         """Activate or deactivate an existing caller ID; None when the account has no such number."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -21,15 +22,31 @@ from batchcalls.store.dynamo import (
 )
 from batchcalls.store.mapping import batch_from_item, batch_to_item, recipient_to_item
 
-_CURSOR_KEYS = ("pk", "sk", "gsi1pk", "gsi1sk")
+# A page of an account's batches continues after the last batch's place in the ``by_owner``
+# index. The cursor carries only that place; every key is rebuilt from it and the account,
+# so a cursor naming another key or another account's list cannot reach DynamoDB.
+_CURSOR_KEYS = ("gsi1sk",)
+_OWNER_SORT_KEY = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z#([^#]{1,100})$")
 
 
 def encode_cursor(raw_item: dict[str, Any]) -> str:
     return dynamo.encode_cursor(raw_item, _CURSOR_KEYS)
 
 
-def decode_cursor(cursor: str) -> dict[str, Any]:
-    return dynamo.decode_cursor(cursor, _CURSOR_KEYS)
+def decode_cursor(cursor: str, account_id: str) -> dict[str, Any]:
+    """The ``ExclusiveStartKey`` of a batch-list cursor; ValueError if it is not one of ours."""
+    sort_key = dynamo.decode_cursor(cursor, _CURSOR_KEYS)["gsi1sk"]["S"]
+    match = _OWNER_SORT_KEY.match(sort_key)
+    if match is None:
+        raise ValueError("malformed cursor")
+    return serialize(
+        {
+            "pk": keys.batch_pk(match.group(1)),
+            "sk": keys.BATCH_META,
+            "gsi1pk": keys.owner_gsi_pk(account_id),
+            "gsi1sk": sort_key,
+        }
+    )
 
 
 class BatchStore:
@@ -95,7 +112,7 @@ class BatchStore:
             kwargs["ExpressionAttributeNames"] = {"#s": "status"}
             kwargs["ExpressionAttributeValues"].update(values(s=status))
         if cursor:
-            kwargs["ExclusiveStartKey"] = decode_cursor(cursor)
+            kwargs["ExclusiveStartKey"] = decode_cursor(cursor, account_id)
         out: list[Batch] = []
         skipped = 0
         while True:

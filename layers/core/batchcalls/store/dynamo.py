@@ -55,6 +55,13 @@ def is_condition_failure(exc: Exception) -> bool:
     return code == "ConditionalCheckFailedException"
 
 
+def is_validation_error(exc: BaseException) -> bool:
+    """DynamoDB refused the request itself (a key over 2 KB, a number of 39 digits, an item
+    over 400 KB): a value the API should have refused first."""
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+    return code == "ValidationException"
+
+
 def transaction_cancel_reasons(exc: Exception) -> list[str]:
     """The per-item reason codes of a cancelled transaction ("None" for items that were fine)."""
     response = getattr(exc, "response", {})

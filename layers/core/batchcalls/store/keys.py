@@ -49,6 +49,17 @@ def number_sk(e164: str) -> str:
     return f"NUMBER#{e164}"
 
 
+NUMBER_PREFIX = "NUMBER#"
+
+
+def agent_sk(agent_id: str) -> str:
+    """One of the account's voice agents."""
+    return f"AGENT#{agent_id}"
+
+
+AGENT_PREFIX = "AGENT#"
+
+
 def api_key_pk(key_hash: str) -> str:
     return f"APIKEY#{key_hash}"
 

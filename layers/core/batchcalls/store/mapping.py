@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from batchcalls.models.domain import Batch, Recipient
+from batchcalls.models.domain import Agent, Batch, Recipient
 from batchcalls.store import keys
 
 # Item attributes that are keys or index keys, never domain fields.
 _BATCH_KEY_ATTRS = {"pk", "sk", "gsi1pk", "gsi1sk", "due_shard"}
 _RECIPIENT_KEY_ATTRS = {"pk", "sk", "due_shard", "due_at"}
+# An agent item's guard: the caller IDs pointed at it (see store/agents.py), not a domain field.
+AGENT_CALLER_IDS = "caller_ids"
 
 
 def batch_to_item(batch: Batch) -> dict[str, Any]:
@@ -43,3 +45,15 @@ def recipient_to_item(recipient: Recipient) -> dict[str, Any]:
 
 def recipient_from_item(item: dict[str, Any]) -> Recipient:
     return Recipient.model_validate({k: v for k, v in item.items() if k not in _RECIPIENT_KEY_ATTRS})
+
+
+def agent_to_item(account_id: str, agent: Agent) -> dict[str, Any]:
+    item = agent.model_dump(exclude={"id"}, exclude_none=True)
+    item["pk"] = keys.account_pk(account_id)
+    item["sk"] = keys.agent_sk(agent.id)
+    return item
+
+
+def agent_from_item(item: dict[str, Any]) -> Agent:
+    fields = {k: v for k, v in item.items() if k in Agent.model_fields}
+    return Agent(id=str(item["sk"]).removeprefix(keys.AGENT_PREFIX), **fields)

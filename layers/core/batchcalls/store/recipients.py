@@ -10,6 +10,8 @@ repeated or reordered provider callbacks:
 * ``finish``     the one final transition of an attempt, in the same transaction as the batch
                  counter it adds to, so counters count each final status exactly once.
 * ``skip``       pending → skipped (cancelled batch), also with its counter.
+* ``record_late_final_status``  the provider's final status for an attempt the lost-call path
+                 ended without it: its history entry and its minutes, once; nothing else moves.
 
 While an attempt is in a call, the recipient is in the sparse ``due`` index under an
 ``INFLIGHT#`` shard (set by ``claim``, removed by every ending), so the stuck-call sweep finds
@@ -479,6 +481,46 @@ class RecipientStore:
                         "ConditionExpression": f"ticket = :a AND #s IN ({placeholders})",
                         "ExpressionAttributeNames": {"#s": "status"},
                         "ExpressionAttributeValues": serialize(vals),
+                    }
+                },
+                *charge_items,
+            ]
+        )
+
+    def record_late_final_status(
+        self,
+        batch_id: str,
+        sk: str,
+        index: int,
+        ticket: str,
+        real: dict[str, Any],
+        now: str,
+        charge_micros: int = 0,
+        charge_items: Sequence[dict[str, Any]] = (),
+    ) -> bool:
+        """Write the provider's final status into history entry ``index`` — the attempt
+        ``ticket``, ended without it — with the call's charge in the same transaction; once:
+        only while that entry has no ``late_final_status_at``. The recipient's status, counters,
+        slot and token stay as that ending left them (only its cost and ``updated_at`` move)."""
+        entry = f"attempt_history[{int(index)}]"
+        names = {f"#l{i}": field for i, field in enumerate(real)}
+        vals = {f":l{i}": value for i, value in enumerate(real.values())}
+        sets = "".join(f", {entry}.{name} = {value}" for name, value in zip(names, vals, strict=True))
+        return self._transact_if_first_holds(
+            [
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": self._key(batch_id, sk),
+                        "UpdateExpression": "SET updated_at = :now" + sets + " ADD cost_micros :cost",
+                        "ConditionExpression": (
+                            f"{entry}.ticket = :a AND {entry}.final_status_lost = :lost "
+                            f"AND attribute_not_exists({entry}.late_final_status_at)"
+                        ),
+                        "ExpressionAttributeNames": names,
+                        "ExpressionAttributeValues": serialize(
+                            {**vals, ":now": now, ":a": ticket, ":lost": True, ":cost": charge_micros}
+                        ),
                     }
                 },
                 *charge_items,

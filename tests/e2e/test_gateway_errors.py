@@ -22,10 +22,10 @@ def error_of(resp: requests.Response) -> str:
     ("method", "path"),
     [("GET", "/no-such-route"), ("DELETE", "/health"), ("POST", "/batch-calls/x/y/z")],
 )
-def test_an_unknown_route_or_method_is_a_json_403(quiet_stack: OfflineStack, method: str, path: str) -> None:
+def test_an_unknown_route_or_method_is_a_json_404(quiet_stack: OfflineStack, method: str, path: str) -> None:
     resp = requests.request(method, quiet_stack.api.url + path, timeout=10)
-    assert resp.status_code == 403
-    assert error_of(resp) == "Missing Authentication Token"
+    assert resp.status_code == 404
+    assert error_of(resp) == "No such route: check the method and the path (GET /openapi.json lists them)"
 
 
 def test_a_body_over_10_mb_is_a_json_413(quiet_stack: OfflineStack) -> None:

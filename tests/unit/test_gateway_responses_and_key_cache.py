@@ -34,15 +34,25 @@ def test_every_gateway_error_body_is_json_with_an_error_sentence(
     error = render_gateway_response(template, response_type, "req-1")
     body = json.loads(error.body)
     assert isinstance(body.get("error"), str) and body["error"]
-    # The template answers a denied key as a missing one (401); the others keep their status.
-    assert error.status == (401 if response_type == "ACCESS_DENIED" else GATEWAY_ERRORS[response_type][0])
+    # The template answers a denied key as a missing one (401) and an unknown route as 404;
+    # the others keep API Gateway's status.
+    changed = {"ACCESS_DENIED": 401, "MISSING_AUTHENTICATION_TOKEN": 404}
+    assert error.status == changed.get(response_type, GATEWAY_ERRORS[response_type][0])
     assert error.headers["Access-Control-Allow-Origin"] == "*"
 
 
 def test_message_string_is_rendered_quoted_as_api_gateway_does(template: Template) -> None:
+    error = render_gateway_response(template, "REQUEST_TOO_LARGE")
+    assert error.body == b'{"error": "Request Too Long"}'
+    assert error.status == 413
+
+
+def test_an_unknown_route_is_a_404_that_says_so(template: Template) -> None:
     error = render_gateway_response(template, "MISSING_AUTHENTICATION_TOKEN")
-    assert error.body == b'{"error": "Missing Authentication Token"}'
-    assert error.status == 403
+    assert error.status == 404
+    assert json.loads(error.body) == {
+        "error": "No such route: check the method and the path (GET /openapi.json lists them)"
+    }
 
 
 class RecordingDynamo:

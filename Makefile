@@ -19,6 +19,7 @@ dev: $(STAMP)
 
 test: $(STAMP) cfn-lint
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 unit: $(STAMP)

@@ -15,6 +15,7 @@ import argparse
 import logging
 import time
 
+from batchcalls import aws
 from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.models.api import CreateBatchRequest
 from batchcalls.services.batches import create_batch
@@ -51,7 +52,7 @@ def state_transitions(stack: OfflineStack, batch_id: str, n: int) -> int:
     The parent executions' histories are read; each Map child enters one state (DialAndWait),
     two when its Catch records a lost call — moto does not list a Map run's children.
     """
-    sfn = get_context().sfn
+    sfn = aws.client("stepfunctions")
     arn = stack.template.refs["BatchRunStateMachine"]
     total = 0
     for execution in sfn.list_executions(stateMachineArn=arn)["executions"]:

@@ -254,6 +254,19 @@ class OfflineStack:
     def _create_resources(self) -> None:
         import boto3
 
+        def client(service: str) -> Any:
+            return boto3.client(service, region_name=REGION)
+
+        s3 = client("s3")
+        self._name_functions_and_apis()
+        self._create_tables(client("dynamodb"))
+        self._create_secrets(client("secretsmanager"))
+        self._create_buckets(s3)
+        self._create_queues(client("sqs"))
+        self._connect_bucket_notifications(s3)
+        self._create_state_machines(client("stepfunctions"))
+
+    def _name_functions_and_apis(self) -> None:
         t = self.template
         for logical in t.functions():
             t.refs[logical] = logical
@@ -261,7 +274,8 @@ class OfflineStack:
         for logical in t.of_type("AWS::Serverless::Api"):
             t.refs[logical] = "local"
 
-        ddb = boto3.client("dynamodb", region_name=REGION)
+    def _create_tables(self, ddb: Any) -> None:
+        t = self.template
         for logical, res in t.of_type("AWS::DynamoDB::Table").items():
             props = t.resolve(res["Properties"])
             name = f"{STACK}-{logical}"
@@ -276,18 +290,21 @@ class OfflineStack:
             ddb.create_table(**kwargs)
             t.refs[logical] = name
 
-        secrets = boto3.client("secretsmanager", region_name=REGION)
+    def _create_secrets(self, secrets: Any) -> None:
+        t = self.template
         for logical in t.of_type("AWS::SecretsManager::Secret"):
             value = LOCAL_SECRETS.get(logical) or uuid.uuid4().hex
             t.refs[logical] = secrets.create_secret(Name=f"{STACK}-{logical}", SecretString=value)["ARN"]
 
-        s3 = boto3.client("s3", region_name=REGION)
+    def _create_buckets(self, s3: Any) -> None:
+        t = self.template
         for logical in t.of_type("AWS::S3::Bucket"):
             name = f"{STACK}-{logical}".lower()
             s3.create_bucket(Bucket=name)
             t.refs[logical] = name
 
-        sqs = boto3.client("sqs", region_name=REGION)
+    def _create_queues(self, sqs: Any) -> None:
+        t = self.template
         queues = t.of_type("AWS::SQS::Queue")
         # Dead-letter queues first: the others refer to them.
         for logical, res in sorted(
@@ -306,7 +323,9 @@ class OfflineStack:
             t.attrs[(logical, "QueueName")] = f"{STACK}-{logical}"
             self.queue_urls[arn] = url
 
+    def _connect_bucket_notifications(self, s3: Any) -> None:
         # Bucket → queue notifications (uploaded files → the import queue): moto sends them.
+        t = self.template
         for logical, res in t.of_type("AWS::S3::Bucket").items():
             notifications = res.get("Properties", {}).get("NotificationConfiguration", {})
             queue_configs = [
@@ -327,7 +346,8 @@ class OfflineStack:
                     NotificationConfiguration={"QueueConfigurations": queue_configs},
                 )
 
-        sfn = boto3.client("stepfunctions", region_name=REGION)
+    def _create_state_machines(self, sfn: Any) -> None:
+        t = self.template
         for logical, res in t.of_type("AWS::Serverless::StateMachine").items():
             props = res["Properties"]
             definition = (self.root / props["DefinitionUri"]).read_text()

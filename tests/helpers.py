@@ -11,6 +11,11 @@ from typing import Any, TypeVar
 
 from twilio.request_validator import RequestValidator
 
+from batchcalls import aws
+from batchcalls.config import Settings
+from batchcalls.models.messages import DialOutcome
+from batchcalls.services.context import Context
+from batchcalls.store.executions import ExecutionStore
 from batchcalls.telephony.port import CallRequest, PlacedCall, ProviderCall
 
 T = TypeVar("T")
@@ -86,16 +91,43 @@ def wait_for(probe: Callable[[], T | None], timeout: float = 30.0, interval: flo
     raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
 
 
-class SfnSpy:
-    """Wraps the Step Functions client and records task-token answers."""
+class ExecutionsSpy(ExecutionStore):
+    """The executions adapter on the stack's Step Functions, except that task-token answers are
+    recorded instead of sent."""
 
-    def __init__(self, real: Any) -> None:
-        self._real = real
-        self.successes: list[tuple[str, str]] = []
-        self.exceptions = real.exceptions
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(aws.client("stepfunctions"), settings.state_machine_arn)
+        self.answers: list[tuple[str, DialOutcome]] = []
 
-    def send_task_success(self, taskToken: str, output: str) -> None:
-        self.successes.append((taskToken, output))
+    def answer_task(self, token: str, outcome: DialOutcome) -> bool:
+        self.answers.append((token, outcome))
+        return True
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._real, name)
+
+def answered(ctx: Context) -> list[str]:
+    """The outcomes the context's executions spy handed to Map children, in order."""
+    assert isinstance(ctx.executions, ExecutionsSpy)
+    return [outcome.outcome for _, outcome in ctx.executions.answers]
+
+
+def set_batch_fields(ctx: Any, batch_id: str, *, remove: tuple[str, ...] = (), **fields: Any) -> Any:
+    """Arrange a batch as a test needs it (``status``, ``run_number``, ``import_status``…),
+    written as is: the store's changes each keep their own condition, which a test that puts a
+    batch into a state directly must step around. Returns the batch after the write."""
+    from batchcalls.store import keys
+    from batchcalls.store.dynamo import serialize
+
+    names = {f"#f{i}": name for i, name in enumerate(fields)} | {
+        f"#r{i}": name for i, name in enumerate(remove)
+    }
+    expression = "SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields)))
+    if remove:
+        expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
+    ctx.db.update_item(
+        TableName=ctx.settings.table_name,
+        Key=serialize({"pk": keys.batch_pk(batch_id), "sk": keys.BATCH_META}),
+        UpdateExpression=expression,
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=serialize({f":f{i}": value for i, value in enumerate(fields.values())}),
+    )
+    return ctx.batches.get(batch_id)

@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.batch import (
     EventType,
     process_partial_response,
 )
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from batchcalls.services.context import get_context
@@ -32,7 +33,7 @@ def record_handler(record: SQSRecord) -> list[str]:
     return handle_s3_event(get_context(), json.loads(record.body), time_left, last_attempt=last)
 
 
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     global _invocation
     _invocation = context
     return process_partial_response(

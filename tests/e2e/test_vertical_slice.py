@@ -164,10 +164,10 @@ def test_forged_webhook_is_refused_over_http(client: Client, stack: OfflineStack
 
 def test_reference_file_is_the_example() -> None:
     # Keeps EXAMPLE honest: the reference's curl body carries the same recipients and caller ID.
-    if REFERENCE.exists():
-        text = REFERENCE.read_text()
-        assert '"caller_id": "+16045551234"' in text
-        assert '"phone_number": "+14155551234"' in text and '"phone_number": "+12125559876"' in text
+    assert REFERENCE.exists(), f"The shared reference must sit beside the project: {REFERENCE} is missing"
+    text = REFERENCE.read_text()
+    assert '"caller_id": "+16045551234"' in text
+    assert '"phone_number": "+14155551234"' in text and '"phone_number": "+12125559876"' in text
 
 
 def test_three_batches_share_the_accounts_five_slots(client: Client) -> None:

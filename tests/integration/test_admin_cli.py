@@ -20,12 +20,12 @@ from batchcalls import aws
 from batchcalls.admin import target
 from batchcalls.admin.cli import main
 from batchcalls.config import Settings
-from batchcalls.domain.billing import INSUFFICIENT_CREDITS
-from batchcalls.domain.lifecycle import BatchStatus
+from batchcalls.domain.agent_url import agent_key
+from batchcalls.domain.lifecycle import BatchStatus, PausedReason
 from batchcalls.models.domain import Batch, CallerNumber
 from batchcalls.services.auth import hash_api_key
 from batchcalls.services.context import Context
-from local.stack import OfflineStack, StackOptions
+from local.stack import LOCAL_SECRETS, OfflineStack, StackOptions
 from local.template import REGION
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -204,6 +204,7 @@ def test_account_keys_numbers_limits_and_credits(admin: Admin, ctx: Context) -> 
         (["create-account", "--name", "  "], "--name"),
         (["revoke-key", "--hash", "abc"], "--hash"),
         (["add-agent", "--account", "a", "--agent", "bad agent!"], "--agent"),
+        (["add-agent", "--account", "a", "--agent", "agent-1\n"], "--agent"),  # would break every signature
         (["add-number", "--account", "a", "--number", "+16045551234", "--agent", "-x"], "--agent"),
         (["update-account", "--account", "a"], "nothing to change"),
     ],
@@ -328,7 +329,7 @@ def test_a_top_up_that_must_resume_batches_needs_the_state_machine(
         name="waiting for credits",
         caller_id="+16045558888",
         status=BatchStatus.PAUSED,
-        paused_reason=INSUFFICIENT_CREDITS,
+        paused_reason=PausedReason.INSUFFICIENT_CREDITS,
         created_at=now,
         updated_at=now,
         run_number=1,
@@ -446,3 +447,20 @@ def test_another_process_shares_the_stacks_state_through_its_aws_endpoint(
     done = _admin_process("--local", "--endpoint-url", endpoint, "show-account", "--account", account_id)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["balance_micros"] == 1_234_000
+
+
+def test_agent_key_is_the_agents_own_key_derived_from_the_stacks_secret(
+    admin: Admin, quiet_stack: OfflineStack
+) -> None:
+    # Given an account with an agent, and the stack's agent-URL secret
+    assert admin("create-account", "--name", "Keys") == 0
+    account_id = admin.out.strip()
+    assert admin("add-agent", "--account", account_id, "--agent", "front-desk") == 0
+    environ = {"AGENT_URL_SECRET_ARN": quiet_stack.template.refs["AgentUrlSecret"]}
+    # When the operator asks for the agent's key
+    assert admin("agent-key", "--account", account_id, "--agent", "front-desk", environ=environ) == 0
+    # Then it is the key that verifies that agent's URLs (and only that agent is served)
+    expected = agent_key(LOCAL_SECRETS["AgentUrlSecret"], account_id, "front-desk")
+    assert admin.json() == {"account_id": account_id, "agent_id": "front-desk", "key": expected}
+    assert admin("agent-key", "--account", account_id, "--agent", "nobody", environ=environ) == 1
+    assert admin("agent-key", "--account", account_id, "--agent", "front-desk") == 4  # no secret named

@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 
 from batchcalls.config import get_settings
-from batchcalls.domain.agent_url import AgentUrlRejected, verify
+from batchcalls.domain.agent_url import AgentUrlRejected, agent_key, verify
 from batchcalls.domain.errors import InvalidRequest
-from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.models.api import CreateBatchRequest, UpdateBatchRequest
 from batchcalls.models.domain import Account, Agent
 from batchcalls.models.messages import DialMessage
@@ -23,14 +22,14 @@ from batchcalls.services.dial import dial
 from batchcalls.services.lifecycle import update
 from batchcalls.store.agents import AgentInUse, UnknownAgent
 from local.stack import LOCAL_SECRETS, OfflineStack
-from tests.helpers import FakeProvider
+from tests.helpers import FakeProvider, set_batch_fields
 
 CALLER = "+16045557000"
 
 
 @pytest.fixture
 def ctx(quiet_stack: OfflineStack) -> Context:
-    return Context(settings=get_settings(), _provider=FakeProvider())
+    return Context(get_settings(), provider=FakeProvider())
 
 
 def new_account(ctx: Context, agent_id: str = "agent-main", max_concurrency: int = 10) -> str:
@@ -163,12 +162,7 @@ def test_the_url_an_answered_call_fetches_is_signed(ctx: Context) -> None:
     account_id = new_account(ctx, "agent-a")
     account_service.add_credits(ctx, account_id, 1_000_000, ref="opening")
     batch_id = create(ctx, account_id)
-    ctx.batches.update_status(
-        batch_id,
-        from_statuses=[BatchStatus.DRAFT],
-        to_status=BatchStatus.RUNNING,
-        set_fields={"run_number": 1, "pass_number": 1},
-    )
+    set_batch_fields(ctx, batch_id, status="running", run_number=1, pass_number=1)
     message = DialMessage(batch_id=batch_id, run=1, pass_number=1, rk="R#0000001", task_token="tok")
     assert dial(ctx, message) == "dialed"
 
@@ -177,7 +171,8 @@ def test_the_url_an_answered_call_fetches_is_signed(ctx: Context) -> None:
     # Signed with the stack's secret, read from Secrets Manager (the template's, offline).
     assert ctx.agent_url_secret == LOCAL_SECRETS["AgentUrlSecret"]
     now = ctx.clock().timestamp()
-    call = verify(placed.twiml_url, ctx.agent_url_secret, now=now)
+    key = agent_key(ctx.agent_url_secret, account_id, "agent-a")  # what the agent service holds
+    call = verify(placed.twiml_url, key, now=now)
     assert (call.account_id, call.agent_id, call.batch_id, call.rk) == (
         account_id,
         "agent-a",
@@ -186,24 +181,19 @@ def test_the_url_an_answered_call_fetches_is_signed(ctx: Context) -> None:
     )
     assert call.expires == pytest.approx(now + get_settings().agent_url_expires_seconds, abs=5)
     with pytest.raises(AgentUrlRejected):
-        verify(placed.twiml_url.replace(account_id, "acct-other"), ctx.agent_url_secret, now=now)
+        verify(placed.twiml_url.replace(account_id, "acct-other"), key, now=now)
     with pytest.raises(AgentUrlRejected, match="expired"):
-        verify(placed.twiml_url, ctx.agent_url_secret, now=call.expires + 1)
+        verify(placed.twiml_url, key, now=call.expires + 1)
 
 
 def test_without_its_secret_a_dial_fails_before_taking_a_slot_or_a_fee(ctx: Context) -> None:
     account_id = new_account(ctx, "agent-a")
     account_service.add_credits(ctx, account_id, 1_000_000, ref="opening")
     batch_id = create(ctx, account_id)
-    ctx.batches.update_status(
-        batch_id,
-        from_statuses=[BatchStatus.DRAFT],
-        to_status=BatchStatus.RUNNING,
-        set_fields={"run_number": 1, "pass_number": 1},
-    )
+    set_batch_fields(ctx, batch_id, status="running", run_number=1, pass_number=1)
     unsigned = Context(
         settings=get_settings().model_copy(update={"agent_url_secret": "", "agent_url_secret_arn": ""}),
-        _provider=FakeProvider(),
+        provider=FakeProvider(),
     )
     message = DialMessage(batch_id=batch_id, run=1, pass_number=1, rk="R#0000001", task_token="tok")
     with pytest.raises(RuntimeError, match="AGENT_URL_SECRET"):

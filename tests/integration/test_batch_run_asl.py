@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from batchcalls import aws
 from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.domain.recipient_status import RecipientStatus
 from batchcalls.models.api import CreateBatchRequest
@@ -36,7 +37,7 @@ def _finished(batch_id: str) -> object:
 
 
 def _executions(stack: OfflineStack) -> list[dict[str, object]]:
-    sfn = get_context().sfn
+    sfn = aws.client("stepfunctions")
     arn = next(iter(stack.template.of_type("AWS::Serverless::StateMachine")))
     return list(sfn.list_executions(stateMachineArn=stack.template.refs[arn])["executions"])
 
@@ -76,7 +77,7 @@ def test_a_pass_dials_everyone_and_completes(fast_stack: OfflineStack) -> None:
     # The Map never had more than the batch's 2 slots in use.
     assert fast_stack.simulator.peak_concurrency() <= 2
     output = json.loads(
-        get_context().sfn.describe_execution(executionArn=executions[0]["executionArn"])["output"]
+        aws.client("stepfunctions").describe_execution(executionArn=executions[0]["executionArn"])["output"]
     )
     assert output["status"] == "completed"
 

@@ -4,15 +4,14 @@ DynamoDB semantics from moto; passes are recorded, not run)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from batchcalls.config import get_settings
+from batchcalls.config import Settings, get_settings
 from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.domain.recipient_status import RecipientStatus
 from batchcalls.models.api import CreateBatchRequest, StartBatchRequest
 from batchcalls.models.domain import Batch
+from batchcalls.models.messages import RunPass
 from batchcalls.services import lifecycle, tick
 from batchcalls.services.batches import create_batch
 from batchcalls.services.bulk import skip_pending
@@ -20,27 +19,30 @@ from batchcalls.services.context import Context
 from batchcalls.store import keys
 from batchcalls.store.dynamo import serialize, values
 from local.seed import DEMO_ACCOUNT_ID
-from tests.helpers import AUTH_TOKEN, FakeProvider, SfnSpy
+from tests.helpers import AUTH_TOKEN, ExecutionsSpy, FakeProvider, set_batch_fields
 
 
-class PassRecorder(SfnSpy):
+class PassRecorder(ExecutionsSpy):
     """Records the passes started instead of running them."""
 
-    def __init__(self, real: Any) -> None:
-        super().__init__(real)
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
         self.started: list[str] = []
 
-    def start_execution(self, **kwargs: Any) -> dict[str, str]:
-        self.started.append(kwargs["name"])
-        return {"executionArn": kwargs["name"]}
+    def start_pass(self, run_pass: RunPass) -> bool:
+        self.started.append(run_pass.execution_name)
+        return True
+
+
+def started(ctx: Context) -> list[str]:
+    assert isinstance(ctx.executions, PassRecorder)
+    return ctx.executions.started
 
 
 @pytest.fixture
 def ctx(quiet_stack: object) -> Context:
-    context = Context(settings=get_settings())
-    context._provider = FakeProvider(AUTH_TOKEN)
-    context.__dict__["sfn"] = PassRecorder(context.sfn)
-    return context
+    settings = get_settings()
+    return Context(settings, provider=FakeProvider(AUTH_TOKEN), executions=PassRecorder(settings))
 
 
 def draft(ctx: Context, count: int = 300) -> Batch:
@@ -70,12 +72,7 @@ def completed_first_run(ctx: Context, batch: Batch) -> Batch:
     """Run 1 ended: every recipient completed."""
     for state in ctx.recipients.states(batch.id):
         end_with(ctx, batch.id, state.sk, RecipientStatus.COMPLETED, "1:1")
-    ctx.batches.update_status(
-        batch.id,
-        from_statuses=[BatchStatus.DRAFT],
-        to_status=BatchStatus.COMPLETED,
-        set_fields={"run_number": 1, "pass_number": 1},
-    )
+    set_batch_fields(ctx, batch.id, status="completed", run_number=1, pass_number=1)
     return batch
 
 
@@ -115,7 +112,7 @@ def test_a_rerun_out_of_budget_resets_in_the_ticks_and_never_twice(
     assert lifecycle.start(ctx, DEMO_ACCOUNT_ID, start)["message"] == "Batch re-started"
     running = ctx.batches.get(batch.id)
     assert running is not None and running.run_number == 2 and running.resetting_statuses
-    assert ctx.sfn.started == [f"{batch.id}-r2-p1"]  # type: ignore[attr-defined]
+    assert started(ctx) == [f"{batch.id}-r2-p1"]
     first = next(s for s in ctx.recipients.states(batch.id) if s.status is RecipientStatus.PENDING)
     # Run 2 dials the reset one at once, and it completes again while the rest are reset.
     end_with(ctx, batch.id, first.sk, RecipientStatus.COMPLETED, "2:1")

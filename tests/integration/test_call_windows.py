@@ -14,7 +14,6 @@ from batchcalls.models.api import CreateBatchRequest
 from batchcalls.models.messages import RunPass
 from batchcalls.services.batches import create_batch
 from batchcalls.services.context import Context
-from batchcalls.services.runs import pass_in_progress
 from batchcalls.services.tick import tick
 from local.seed import DEMO_ACCOUNT_ID
 from local.stack import OfflineStack
@@ -31,9 +30,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def ctx(quiet_stack: OfflineStack, clock: Clock) -> Context:
-    context = Context(settings=get_settings(), clock=clock)
-    context._provider = FakeProvider()
-    return context
+    return Context(get_settings(), clock=clock, provider=FakeProvider())
 
 
 def business_hours_batch(ctx: Context) -> str:
@@ -59,7 +56,7 @@ def test_created_outside_the_window_it_waits_paused(ctx: Context, quiet_stack: O
     assert batch.paused_reason == "outside_window"
     assert batch.due_at == iso(datetime(2026, 11, 24, 14, 0, tzinfo=UTC))  # Tuesday 09:00 New York
     assert batch.pass_number == 0  # no pass, so no dial
-    assert not pass_in_progress(ctx, RunPass(batch_id=batch_id, run=1, pass_number=1))
+    assert not ctx.executions.is_running(RunPass(batch_id=batch_id, run=1, pass_number=1))
 
 
 def test_the_tick_resumes_it_when_the_window_opens(ctx: Context, clock: Clock) -> None:

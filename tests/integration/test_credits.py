@@ -11,9 +11,8 @@ from typing import Any
 import pytest
 
 from batchcalls.config import get_settings
-from batchcalls.domain.billing import INSUFFICIENT_CREDITS
 from batchcalls.domain.clock import parse_iso
-from batchcalls.domain.lifecycle import BatchStatus
+from batchcalls.domain.lifecycle import BatchStatus, PausedReason
 from batchcalls.domain.recipient_status import RecipientStatus
 from batchcalls.models.domain import Account, Batch, CallerNumber, Recipient
 from batchcalls.models.messages import DialMessage, LostCall
@@ -23,7 +22,7 @@ from batchcalls.services.callbacks import status_callback_url
 from batchcalls.services.context import Context
 from batchcalls.services.dial import DialLater, dial
 from batchcalls.services.lost_call import record_lost_call
-from tests.helpers import AUTH_TOKEN, FakeProvider, SfnSpy, sign
+from tests.helpers import AUTH_TOKEN, ExecutionsSpy, FakeProvider, answered, sign
 
 BASE = "https://api.example.test/v1"
 FEE = 5_000
@@ -33,10 +32,8 @@ CALLER = "+16045557777"
 
 @pytest.fixture
 def ctx(quiet_stack: object) -> Context:
-    context = Context(settings=get_settings().model_copy(update={"public_base_url": BASE}))
-    context._provider = FakeProvider(AUTH_TOKEN)
-    context.__dict__["sfn"] = SfnSpy(context.sfn)
-    return context
+    settings = get_settings().model_copy(update={"public_base_url": BASE})
+    return Context(settings, provider=FakeProvider(AUTH_TOKEN), executions=ExecutionsSpy(settings))
 
 
 def new_account(ctx: Context, balance: int, *, cps: float = 1000, resume_after_top_up: bool = False) -> str:
@@ -112,7 +109,7 @@ def test_fifty_concurrent_dial_fees_against_ten_fees_of_credit(ctx: Context) -> 
     assert ledger_sum(ctx, account_id) == ctx.credits.balance(account_id)
     paused = ctx.batches.get(batch.id)
     assert paused is not None and paused.status is BatchStatus.PAUSED
-    assert paused.paused_reason == INSUFFICIENT_CREDITS
+    assert paused.paused_reason == PausedReason.INSUFFICIENT_CREDITS
     recipients = list(ctx.recipients.in_batch(batch.id))
     assert sum(r.status is RecipientStatus.CALLING for r in recipients) == 10
     assert sum(r.status is RecipientStatus.PENDING for r in recipients) == 40  # nothing skipped
@@ -157,7 +154,7 @@ def test_a_top_up_resumes_batches_paused_for_credits_when_the_account_asks(ctx: 
     assert dial(ctx, message(batch, 1)) == "dialed"
     assert dial(ctx, message(batch, 2)) == "deferred"
     paused = ctx.batches.get(batch.id)
-    assert paused is not None and paused.paused_reason == INSUFFICIENT_CREDITS
+    assert paused is not None and paused.paused_reason == PausedReason.INSUFFICIENT_CREDITS
 
     result = account_service.add_credits(ctx, account_id, 10 * FEE, ref="card-1")
     assert result["resumed"] == [batch.id]
@@ -293,7 +290,7 @@ def test_a_final_status_after_the_lost_call_path_bills_its_minutes_once(ctx: Con
     batch = make_batch(ctx, account_id, 1)
     ended = lose_final_status(ctx, batch, 1)
     assert ctx.credits.balance(account_id) == 1_000_000 - FEE  # no minutes: none were known
-    answered_before = len(ctx.sfn.successes)
+    answered_before = len(answered(ctx))
 
     assert final_callback(ctx, ended, "completed", CallDuration="125") == "late_final_status"
     assert final_callback(ctx, ended, "completed", CallDuration="125") == "stale"  # a replay
@@ -319,7 +316,7 @@ def test_a_final_status_after_the_lost_call_path_bills_its_minutes_once(ctx: Con
     assert attempt["final_status_lost"] is True and attempt["late_final_status_at"]
     counters = ctx.batches.get(batch.id)
     assert counters is not None and (counters.completed_count, counters.failed_count) == (0, 1)
-    assert len(ctx.sfn.successes) == answered_before  # the token was answered by the ending alone
+    assert len(answered(ctx)) == answered_before  # the token was answered by the ending alone
     assert ctx.slots.holders(account_id) == {}
 
 

@@ -17,7 +17,7 @@ from batchcalls.services.context import Context
 from batchcalls.store.files import upload_key
 from local.seed import DEMO_ACCOUNT_ID
 from local.stack import OfflineStack
-from tests.helpers import AUTH_TOKEN, FakeProvider, SfnSpy
+from tests.helpers import AUTH_TOKEN, ExecutionsSpy, FakeProvider
 from tests.integration.test_credits import CALLER, new_account
 from tests.integration.test_uploads import draft_upload
 
@@ -34,10 +34,8 @@ def stack(quiet_stack: OfflineStack) -> Iterator[OfflineStack]:
 @pytest.fixture
 def ctx(stack: OfflineStack) -> Context:
     # A cap of 5 rows, from the settings as deployed ones would give it.
-    context = Context(settings=get_settings().model_copy(update={"max_recipients_per_request": 5}))
-    context._provider = FakeProvider(AUTH_TOKEN)
-    context.__dict__["sfn"] = SfnSpy(context.sfn)
-    return context
+    settings = get_settings().model_copy(update={"max_recipients_per_request": 5})
+    return Context(settings, provider=FakeProvider(AUTH_TOKEN), executions=ExecutionsSpy(settings))
 
 
 def numbers_csv(count: int, start: int = 0) -> str:

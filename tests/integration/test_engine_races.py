@@ -4,7 +4,6 @@ reordered callbacks, and forged signatures (real DynamoDB semantics from moto)."
 from __future__ import annotations
 
 import itertools
-import json
 import uuid
 
 import pytest
@@ -20,16 +19,15 @@ from batchcalls.services.callbacks import status_callback_url
 from batchcalls.services.context import Context
 from batchcalls.services.dial import dial
 from local.seed import DEMO_ACCOUNT_ID
-from tests.helpers import AUTH_TOKEN, FakeProvider, SfnSpy, free_throttles, sign
+from tests.helpers import AUTH_TOKEN, ExecutionsSpy, FakeProvider, answered, free_throttles, sign
 
 BASE = "https://api.example.test/v1"
 
 
 @pytest.fixture
 def ctx(quiet_stack: object) -> Context:
-    context = Context(settings=get_settings().model_copy(update={"public_base_url": BASE}))
-    context._provider = FakeProvider(AUTH_TOKEN)
-    context.__dict__["sfn"] = SfnSpy(context.sfn)
+    settings = get_settings().model_copy(update={"public_base_url": BASE})
+    context = Context(settings, provider=FakeProvider(AUTH_TOKEN), executions=ExecutionsSpy(settings))
     free_throttles(context, DEMO_ACCOUNT_ID)  # calls these tests dial never end
     return context
 
@@ -78,7 +76,7 @@ def test_duplicate_delivery_dials_once(ctx: Context) -> None:
     assert recipient.attempts == 1
     assert recipient.call_id == "CA" + "1".zfill(32)
     # The duplicate answered no task token (the first delivery's call will).
-    assert ctx.sfn.successes == []  # type: ignore[attr-defined]
+    assert answered(ctx) == []
 
 
 def test_concurrent_duplicate_deliveries_dial_once(ctx: Context) -> None:
@@ -117,7 +115,7 @@ def test_reordered_and_duplicated_callbacks_end_completed_once(ctx: Context, ord
     assert outcomes.count("finished") == 1
     assert after.completed_count == 1 and after.failed_count == 0
     # The Map child's token is answered exactly once, by the final transition.
-    assert [json.loads(out)["outcome"] for _, out in ctx.sfn.successes] == ["completed"]  # type: ignore[attr-defined]
+    assert answered(ctx) == ["completed"]
 
 
 def test_status_never_moves_backwards(ctx: Context) -> None:
@@ -208,7 +206,7 @@ def test_rejected_call_fails_the_recipient_and_answers_the_token(ctx: Context) -
     assert recipient is not None and recipient.status is RecipientStatus.FAILED
     assert recipient.error_message == "Call rejected: The 'To' number is not valid"
     assert after is not None and after.failed_count == 1
-    assert [json.loads(out)["outcome"] for _, out in ctx.sfn.successes] == ["failed"]  # type: ignore[attr-defined]
+    assert answered(ctx) == ["failed"]
 
 
 def test_refused_credentials_fail_the_batch_and_keep_the_recipient_pending(ctx: Context) -> None:

@@ -25,7 +25,7 @@ from batchcalls.services.plan import plan_pass
 from batchcalls.services.settle import NextPass
 from local.seed import DEMO_ACCOUNT_ID
 from local.stack import OfflineStack
-from tests.helpers import AUTH_TOKEN, Clock, FakeProvider, free_throttles, sign
+from tests.helpers import AUTH_TOKEN, Clock, FakeProvider, free_throttles, set_batch_fields, sign
 
 BASE = "https://api.example.test/v1"
 # Tuesday 2026-11-24 15:00 UTC: 10:00 in New York, 07:00 in Los Angeles, 15:00 in London.
@@ -42,8 +42,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 def ctx(quiet_stack: OfflineStack, clock: Clock) -> Context:
-    context = Context(settings=get_settings().model_copy(update={"public_base_url": BASE}), clock=clock)
-    context._provider = FakeProvider(AUTH_TOKEN)
+    settings = get_settings().model_copy(update={"public_base_url": BASE})
+    context = Context(settings, clock=clock, provider=FakeProvider(AUTH_TOKEN))
     free_throttles(context, DEMO_ACCOUNT_ID)  # dialed by hand, with a clock of its own
     return context
 
@@ -61,12 +61,7 @@ def draft(ctx: Context, recipients: list[dict[str, Any]], **extra: Any) -> Batch
         }
     )
     batch = create_batch(ctx, DEMO_ACCOUNT_ID, request)
-    running = ctx.batches.update_status(
-        batch.id,
-        from_statuses=[BatchStatus.DRAFT],
-        to_status=BatchStatus.RUNNING,
-        set_fields={"run_number": 1, "pass_number": 1},
-    )
+    running = set_batch_fields(ctx, batch.id, status="running", run_number=1, pass_number=1)
     assert running is not None
     return running
 
@@ -104,12 +99,7 @@ def test_a_busy_recipient_is_redialed_after_the_delay_and_counted_once(ctx: Cont
     after = ctx.batches.get(batch.id)
     assert after is not None and after.failed_count == 0  # not a final outcome yet
     # A pass before the delay leaves it out; the settle makes the batch due at its time.
-    ctx.batches.update_status(
-        batch.id,
-        from_statuses=[BatchStatus.RUNNING],
-        to_status=BatchStatus.RUNNING,
-        set_fields={"pass_number": 2},
-    )
+    set_batch_fields(ctx, batch.id, pass_number=2)
     from batchcalls.models.messages import RunPass
 
     assert plan_pass(ctx, RunPass(batch_id=batch.id, run=1, pass_number=2)).count == 0
@@ -118,12 +108,7 @@ def test_a_busy_recipient_is_redialed_after_the_delay_and_counted_once(ctx: Cont
     assert next_pass.at() == iso(TUESDAY + timedelta(minutes=10))
 
     clock.now = TUESDAY + timedelta(minutes=11)
-    ctx.batches.update_status(
-        batch.id,
-        from_statuses=[BatchStatus.RUNNING],
-        to_status=BatchStatus.RUNNING,
-        set_fields={"pass_number": 3},
-    )
+    set_batch_fields(ctx, batch.id, pass_number=3)
     assert plan_pass(ctx, RunPass(batch_id=batch.id, run=1, pass_number=3)).count == 1
     assert dial(ctx, message(batch, 1, pass_number=3)) == "dialed"
     assert callback(ctx, batch, 1, "completed", ticket="1:3", CallDuration="30") == "finished"

@@ -22,7 +22,7 @@ from batchcalls.services.lifecycle import cancel
 from batchcalls.services.tick import handle_due
 from local.seed import DEMO_ACCOUNT_ID
 from local.stack import OfflineStack
-from tests.helpers import Clock, FakeProvider
+from tests.helpers import Clock, FakeProvider, set_batch_fields
 
 START = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 ANCHOR = START + timedelta(hours=1)
@@ -35,9 +35,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def ctx(quiet_stack: OfflineStack, clock: Clock) -> Context:
-    context = Context(settings=get_settings(), clock=clock)
-    context._provider = FakeProvider()
-    return context
+    return Context(get_settings(), clock=clock, provider=FakeProvider())
 
 
 def hourly(ctx: Context, **extra: Any) -> Batch:
@@ -63,9 +61,7 @@ def run(ctx: Context, parent: Batch, index: int) -> Batch:
 
 
 def end_run(ctx: Context, child: Batch) -> None:
-    done = ctx.batches.update_status(
-        child.id, from_statuses=[child.status], to_status=BatchStatus.COMPLETED, remove_fields=["due_at"]
-    )
+    done = set_batch_fields(ctx, child.id, status="completed", remove=("due_at",))
     assert done is not None
     series.run_ended(ctx, done)
 

@@ -4,7 +4,7 @@ run, and a spawn that dies at any write is finished by the next one."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,11 +19,12 @@ from batchcalls.models.domain import Batch
 from batchcalls.services import series
 from batchcalls.services.batches import create_batch
 from batchcalls.services.context import Context
+from batchcalls.services.lifecycle import cancel
 from batchcalls.store import keys
 from batchcalls.store.dynamo import serialize
 from local.seed import DEMO_ACCOUNT_ID
 from local.stack import OfflineStack
-from tests.helpers import Clock, FakeProvider
+from tests.helpers import Clock, FakeProvider, set_batch_fields
 
 START = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 ANCHOR = START + timedelta(hours=1)
@@ -60,12 +61,33 @@ class CrashingDynamo:
         return write
 
 
+class InterruptedDynamo:
+    """The DynamoDB client of a spawner that is overtaken before its ``at``-th write: another
+    request (``meanwhile``) runs to its end first, as on a busy account."""
+
+    def __init__(self, real: Any, at: int, meanwhile: Callable[[], object]) -> None:
+        self._real = real
+        self._at = at
+        self._meanwhile = meanwhile
+        self.writes = 0
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self._real, name)
+        if name not in WRITES:
+            return target
+
+        def write(**kwargs: Any) -> Any:
+            self.writes += 1
+            if self.writes == self._at:
+                self._meanwhile()
+            return target(**kwargs)
+
+        return write
+
+
 def context(clock: Clock, db: Any | None = None) -> Context:
-    ctx = Context(settings=get_settings(), clock=clock)
-    ctx._provider = FakeProvider()
-    if db is not None:
-        ctx.db = db  # the one client every store of this context is built on
-    return ctx
+    # db: the one client every store of this context is built on
+    return Context(get_settings(), clock=clock, provider=FakeProvider(), db=db)
 
 
 @pytest.fixture
@@ -94,9 +116,7 @@ def hourly_parent_with_first_run_ended(ctx: Context) -> Batch:
     parent = create_batch(ctx, DEMO_ACCOUNT_ID, request)
     first = ctx.batches.get(series.child_id(parent.id, 0))
     assert first is not None
-    done = ctx.batches.update_status(
-        first.id, from_statuses=[first.status], to_status=BatchStatus.COMPLETED, remove_fields=["due_at"]
-    )
+    done = set_batch_fields(ctx, first.id, status="completed", remove=("due_at",))
     assert done is not None
     return fresh(ctx, parent)
 
@@ -203,3 +223,49 @@ def test_a_spawn_that_dies_at_any_write_is_finished_by_the_next(
     assert run is not None and run.status is BatchStatus.SCHEDULED
     assert statuses(ctx, run.id) == ["pending", "pending"]
     assert run.scheduled_at == iso(ANCHOR + timedelta(hours=1))
+
+
+def test_conditional_puts_guard_recipients_even_before_the_meta_exists(ctx: Context) -> None:
+    # Given a recipient another spawner wrote and a dialer claimed, its run's META not yet seen
+    parent = hourly_parent_with_first_run_ended(ctx)
+    run = series.spawn_next(ctx, parent)
+    assert run is not None
+    recipients = ctx.recipients.in_batch(run.id)
+    set_recipient_status(ctx, run.id, "R#0000001", "calling")
+    ctx.db.delete_item(
+        TableName=ctx.settings.table_name, Key=serialize({"pk": keys.batch_pk(run.id), "sk": keys.BATCH_META})
+    )
+    # When the run is created again
+    assert ctx.batches.create(run, recipients) is True
+    # Then the claimed recipient kept its status: only the missing META was written
+    assert statuses(ctx, run.id) == ["calling", "pending"]
+
+
+def test_a_series_cancelled_after_the_claim_gets_no_run(ctx: Context, clock: Clock) -> None:
+    # Given a spawner that claimed the next occurrence, overtaken by a cancel of the series
+    parent = hourly_parent_with_first_run_ended(ctx)
+    overtaken = context(clock, InterruptedDynamo(ctx.db, 2, lambda: cancel(ctx, DEMO_ACCOUNT_ID, parent.id)))
+    # When it goes on to make the run
+    assert series.spawn_next(overtaken, parent) is None
+    # Then there is no run a cancelled series would dial
+    assert fresh(ctx, parent).status is BatchStatus.CANCELLED
+    assert ctx.batches.get(series.child_id(parent.id, 1)) is None
+
+
+def test_an_occurrence_claimed_before_a_long_pause_is_missed_not_dialed_late(
+    ctx: Context, clock: Clock
+) -> None:
+    # Given a spawner that died after its claim, and the series paused right then
+    parent = hourly_parent_with_first_run_ended(ctx)
+    with pytest.raises(Crash):
+        series.spawn_next(context(clock, CrashingDynamo(ctx.db, 2, after=False)), parent)
+    series.pause_series(ctx, DEMO_ACCOUNT_ID, parent.id)
+    # When it is resumed days later
+    clock.now = START + timedelta(days=3)
+    series.resume_series(ctx, DEMO_ACCOUNT_ID, parent.id)
+    # Then the claimed occurrence was missed and the next one due from now is the run
+    assert ctx.batches.get(series.child_id(parent.id, 1)) is None
+    runs = ctx.batches.runs_of(parent.id)
+    assert len(runs) == 2
+    # (hourly from START + 1 h: the occurrence at START + 72 h is the 72nd)
+    assert sorted(r.occurrence_number or 0 for r in runs) == [1, 72]

@@ -9,16 +9,14 @@ from batchcalls.config import get_settings
 from batchcalls.domain.recipient_status import RecipientStatus
 from batchcalls.services.context import Context
 from batchcalls.services.dial import SUPPRESSED, dial
-from tests.helpers import AUTH_TOKEN, FakeProvider, SfnSpy
+from tests.helpers import AUTH_TOKEN, ExecutionsSpy, FakeProvider
 from tests.integration.test_credits import make_batch, message, new_account
 
 
 @pytest.fixture
 def ctx(quiet_stack: object) -> Context:
-    context = Context(settings=get_settings())
-    context._provider = FakeProvider(AUTH_TOKEN)
-    context.__dict__["sfn"] = SfnSpy(context.sfn)
-    return context
+    settings = get_settings()
+    return Context(settings, provider=FakeProvider(AUTH_TOKEN), executions=ExecutionsSpy(settings))
 
 
 def test_a_number_suppressed_after_planning_is_skipped_without_a_call_or_a_fee(ctx: Context) -> None:

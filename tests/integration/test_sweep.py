@@ -17,7 +17,7 @@ from batchcalls.services.dial import dial
 from batchcalls.services.sweep import STUCK_CALL, sweep
 from batchcalls.services.tick import tick
 from batchcalls.telephony.port import ProviderCall
-from tests.helpers import AUTH_TOKEN, Clock, FakeProvider, SfnSpy
+from tests.helpers import AUTH_TOKEN, Clock, ExecutionsSpy, FakeProvider
 from tests.integration.test_credits import RATE, make_batch, message, new_account
 
 START = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -30,10 +30,10 @@ def clock() -> Clock:
 
 @pytest.fixture
 def ctx(quiet_stack: object, clock: Clock) -> Context:
-    context = Context(settings=get_settings(), clock=clock)
-    context._provider = FakeProvider(AUTH_TOKEN)
-    context.__dict__["sfn"] = SfnSpy(context.sfn)
-    return context
+    settings = get_settings()
+    return Context(
+        settings, clock=clock, provider=FakeProvider(AUTH_TOKEN), executions=ExecutionsSpy(settings)
+    )
 
 
 def dialed_batch(ctx: Context, n: int) -> tuple[str, Batch]:

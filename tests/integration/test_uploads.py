@@ -4,6 +4,7 @@ suppressed numbers are left out and reported."""
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from datetime import timedelta
@@ -22,7 +23,7 @@ from batchcalls.services.tick import tick
 from batchcalls.store.files import parse_upload_key, upload_key
 from local.seed import DEMO_ACCOUNT_ID
 from local.stack import OfflineStack
-from tests.helpers import AUTH_TOKEN, Clock, FakeProvider, SfnSpy
+from tests.helpers import AUTH_TOKEN, Clock, ExecutionsSpy, FakeProvider, set_batch_fields
 
 
 @pytest.fixture(scope="module")
@@ -36,10 +37,8 @@ def stack(quiet_stack: OfflineStack) -> Iterator[OfflineStack]:
 
 @pytest.fixture
 def ctx(stack: OfflineStack) -> Context:
-    context = Context(settings=get_settings())
-    context._provider = FakeProvider(AUTH_TOKEN)
-    context.__dict__["sfn"] = SfnSpy(context.sfn)
-    return context
+    settings = get_settings()
+    return Context(settings, provider=FakeProvider(AUTH_TOKEN), executions=ExecutionsSpy(settings))
 
 
 def draft_upload(ctx: Context, text: str, **extra: object) -> str:
@@ -47,7 +46,7 @@ def draft_upload(ctx: Context, text: str, **extra: object) -> str:
         {"name": "up", "caller_id": "+16045551234", "status": "draft", **extra}
     )
     batch_id = str(uploads.create_upload(ctx, DEMO_ACCOUNT_ID, request)["batch"]["id"])
-    ctx.s3.put_object(Bucket=ctx.files.bucket, Key=upload_key(DEMO_ACCOUNT_ID, batch_id), Body=text.encode())
+    ctx.files.upload(upload_key(DEMO_ACCOUNT_ID, batch_id), io.BytesIO(text.encode()), "text/csv")
     return batch_id
 
 
@@ -68,15 +67,12 @@ def test_an_import_run_twice_writes_the_same_recipients_once(ctx: Context) -> No
 
     # A crashed import (still "importing", no heartbeat for long) is taken over and redone:
     # the same keys and ids, nothing added.
-    ctx.batches.update_status(
+    set_batch_fields(
+        ctx,
         batch_id,
-        from_statuses=[BatchStatus.DRAFT],
-        to_status=BatchStatus.DRAFT,
-        set_fields={
-            "import_status": "importing",
-            "import_started_at": "2000-01-01T00:00:00.000Z",
-            "import_heartbeat_at": "2000-01-01T00:10:00.000Z",
-        },
+        import_status="importing",
+        import_started_at="2000-01-01T00:00:00.000Z",
+        import_heartbeat_at="2000-01-01T00:10:00.000Z",
     )
     assert uploads.import_upload(ctx, key) == "completed"
     assert [(r.sk, r.id, r.phone_number) for r in ctx.recipients.in_batch(batch_id)] == first
@@ -86,12 +82,7 @@ def test_an_import_running_now_is_not_started_twice(ctx: Context) -> None:
     clock = Clock(ctx.clock())
     ctx.clock = clock
     batch_id = draft_upload(ctx, ROWS)
-    ctx.batches.update_status(
-        batch_id,
-        from_statuses=[BatchStatus.DRAFT],
-        to_status=BatchStatus.DRAFT,
-        set_fields={"import_status": "importing", "import_started_at": ctx.now_iso()},
-    )
+    set_batch_fields(ctx, batch_id, import_status="importing", import_started_at=ctx.now_iso())
     clock.now += timedelta(minutes=5)
     assert uploads.import_upload(ctx, upload_key(DEMO_ACCOUNT_ID, batch_id)) == "nothing_to_do"
 

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from batchcalls.api.routes import build_app, json_body
 from batchcalls.domain.clock import parse_iso
@@ -95,6 +96,6 @@ def _event(body: str) -> dict[str, Any]:
 
 def test_a_body_nested_100000_deep_is_a_400() -> None:
     body = '{"action": "get", "batch_id": ' + "[" * 100_000 + "]" * 100_000 + "}"
-    answer = build_app().resolve(_event(body), None)
+    answer = build_app().resolve(_event(body), LambdaContext())
     assert answer["statusCode"] == 400
     assert json.loads(answer["body"]) == {"error": "The request body is nested too deeply"}

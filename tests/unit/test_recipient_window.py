@@ -12,11 +12,12 @@ from hypothesis import strategies as st
 
 from batchcalls.domain.recipient_window import (
     is_open_everywhere,
+    next_open,
     next_open_everywhere,
     recipient_zones,
     zones_for_number,
 )
-from batchcalls.domain.window import CallWindow, is_open, next_open
+from batchcalls.domain.window import CallWindow, is_open
 
 NY = "America/New_York"
 LA = "America/Los_Angeles"
@@ -228,7 +229,7 @@ def test_spring_forward_sunday_in_new_york() -> None:
 
 def test_window_inside_the_spring_gap_opens_the_next_week() -> None:
     # 02:15-02:45 does not exist on 2026-03-08 in New York; the next Sunday it does.
-    # (window.next_open asks next_open_everywhere with one zone, so it agrees.)
+    # (next_open asks next_open_everywhere with one zone, so it agrees.)
     window = CallWindow(start="02:15", end="02:45", days=[0])
     saturday = local(2026, 3, 7, 12, 0, NY)
     assert next_open_everywhere(window, saturday, [NY]) == local(2026, 3, 15, 2, 15, NY)

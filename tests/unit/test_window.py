@@ -6,7 +6,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batchcalls.domain.window import CallWindow, is_open, next_open, sunday_based_weekday
+from batchcalls.domain.recipient_window import next_open
+from batchcalls.domain.window import CallWindow, is_open, sunday_based_weekday
 
 NY = "America/New_York"
 

@@ -23,6 +23,7 @@ from typing import Any, TextIO
 
 from batchcalls.admin import target as targets
 from batchcalls.admin.target import OperatorContext, TargetError
+from batchcalls.domain.agent_url import agent_key
 from batchcalls.domain.billing import MICROS_PER_DOLLAR, dollars
 from batchcalls.domain.csv_import import canonical_timezone
 from batchcalls.domain.errors import InvalidRequest, NotFound
@@ -41,7 +42,7 @@ KEY_PREFIX = "bck_"  # recognisable in logs and by secret scanners; 256 random b
 # The SLOTS item holds one map entry per call in progress and must stay far below DynamoDB's
 # 400 KB item limit.
 MAX_CONCURRENCY_LIMIT = 2000
-AUTHORIZER_CACHE_SECONDS = 300  # template.yaml: ReauthorizeEvery
+AUTHORIZER_CACHE_SECONDS = 60  # template.yaml: ReauthorizeEvery
 
 
 class Failure(Exception):
@@ -63,9 +64,9 @@ _HASH = re.compile(r"^[0-9a-f]{64}$")
 
 
 def identifier(text: str) -> str:
-    if not _ID.match(text):
+    if not _ID.fullmatch(text):
         raise argparse.ArgumentTypeError(
-            f"'{text}' is not a valid id (letters, digits and _ . : @ -, at most 128, no spaces)"
+            f"{text!r} is not a valid id (letters, digits and _ . : @ -, at most 128, no spaces)"
         )
     return text
 
@@ -75,9 +76,9 @@ _AGENT_ID = re.compile(AGENT_ID)
 
 def agent_identifier(text: str) -> str:
     # The API's agent_id pattern: an agent the API could not name would be of no use.
-    if not _AGENT_ID.match(text):
+    if not _AGENT_ID.fullmatch(text):  # fullmatch: "$" alone lets a trailing newline through
         raise argparse.ArgumentTypeError(
-            f"'{text}' is not a valid agent id (a letter or digit, then letters, digits and _ . : -, "
+            f"{text!r} is not a valid agent id (a letter or digit, then letters, digits and _ . : -, "
             "at most 100)"
         )
     return text
@@ -343,6 +344,21 @@ def cmd_list_agents(ctx: OperatorContext, args: argparse.Namespace, io: Output) 
     return EXIT_OK
 
 
+def cmd_agent_key(ctx: OperatorContext, args: argparse.Namespace, io: Output) -> int:
+    """The agent's own key (derived from the stack's secret): hand it to that agent's service
+    only; it verifies that agent's URLs and no other's."""
+    _require_account(ctx, args.account)
+    if ctx.agents.get_agent(args.account, args.agent) is None:
+        raise _not_found(f"agent {args.agent} of account {args.account}")
+    if not ctx.settings.agent_url_secret_arn:
+        raise Failure(
+            EXIT_TARGET, "which secret? give --stack-name (its AgentUrlSecretArn output) or --local"
+        )
+    key = agent_key(ctx.agent_url_secret, args.account, args.agent)
+    io.json({"account_id": args.account, "agent_id": args.agent, "key": key})
+    return EXIT_OK
+
+
 def cmd_remove_agent(ctx: OperatorContext, args: argparse.Namespace, io: Output) -> int:
     _require_account(ctx, args.account)
     try:
@@ -556,6 +572,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--account", type=identifier, required=True)
 
     sub = command("remove-agent", cmd_remove_agent, "remove an agent no caller ID names any more")
+    sub.add_argument("--account", type=identifier, required=True)
+    sub.add_argument("--agent", type=agent_identifier, required=True)
+
+    sub = command("agent-key", cmd_agent_key, "the key an agent's service verifies its signed URLs with")
     sub.add_argument("--account", type=identifier, required=True)
     sub.add_argument("--agent", type=agent_identifier, required=True)
 

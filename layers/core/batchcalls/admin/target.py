@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cache, partial
 from typing import Any
 
 import boto3
@@ -30,6 +30,8 @@ LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "t
 TABLE_LOGICAL_ID = "Table"
 TABLE_OUTPUT = "TableName"
 STATE_MACHINE_OUTPUT = "StateMachineArn"
+AGENT_SECRET_OUTPUT = "AgentUrlSecretArn"
+LOCAL_AGENT_SECRET = "batchcalls-local-AgentUrlSecret"  # the name make dev gives it
 
 
 class TargetError(Exception):
@@ -42,31 +44,19 @@ class Target:
     endpoint_url: str | None
     table: str
     state_machine_arn: str
+    agent_secret_id: str = ""  # the stack's agent-URL secret (agent-key derives from it)
 
     def describe(self) -> str:
         where = self.endpoint_url or f"AWS {self.session.region_name or '(no region)'}"
         return f"table {self.table} at {where}"
 
 
-@dataclass
 class OperatorContext(Context):
     """The services' context with clients from the operator's session and endpoint instead of
     the Lambda container's environment."""
 
-    session: Any = None
-    endpoint_url: str | None = None
-
-    @cached_property
-    def db(self) -> Any:
-        return aws.session_client(self.session, "dynamodb", self.endpoint_url)
-
-    @cached_property
-    def sfn(self) -> Any:
-        return aws.session_client(self.session, "stepfunctions", self.endpoint_url)
-
-    @cached_property
-    def s3(self) -> Any:
-        return aws.session_client(self.session, "s3", self.endpoint_url)
+    def __init__(self, settings: Settings, session: boto3.session.Session, endpoint_url: str | None) -> None:
+        super().__init__(settings, client=partial(aws.session_client, session, endpoint_url=endpoint_url))
 
 
 @cache
@@ -94,7 +84,8 @@ def resolve(
     local: bool = False,
 ) -> Target:
     """Precedence: explicit options, then the CloudFormation stack's outputs, then ``--local``'s
-    defaults, then the environment (``TABLE_NAME``, ``STATE_MACHINE_ARN``; boto3 itself reads
+    defaults, then the environment (``TABLE_NAME``, ``STATE_MACHINE_ARN``,
+    ``AGENT_URL_SECRET_ARN``; boto3 itself reads
     ``AWS_PROFILE``, ``AWS_REGION``, ``AWS_ENDPOINT_URL``…)."""
     if local:
         endpoint_url = endpoint_url or LOCAL_ENDPOINT
@@ -125,7 +116,15 @@ def resolve(
         or environ.get("STATE_MACHINE_ARN")
         or ""
     )
-    return Target(session=session, endpoint_url=endpoint_url, table=table, state_machine_arn=arn)
+    secret = (
+        outputs.get(AGENT_SECRET_OUTPUT)
+        or (LOCAL_AGENT_SECRET if local else None)
+        or environ.get("AGENT_URL_SECRET_ARN")
+        or ""
+    )
+    return Target(
+        session=session, endpoint_url=endpoint_url, table=table, state_machine_arn=arn, agent_secret_id=secret
+    )
 
 
 def stack_outputs(
@@ -151,5 +150,9 @@ def stack_outputs(
 
 
 def operator_context(target: Target) -> OperatorContext:
-    settings = Settings(table_name=target.table, state_machine_arn=target.state_machine_arn)
+    settings = Settings(
+        table_name=target.table,
+        state_machine_arn=target.state_machine_arn,
+        agent_url_secret_arn=target.agent_secret_id,
+    )
     return OperatorContext(settings=settings, session=target.session, endpoint_url=target.endpoint_url)

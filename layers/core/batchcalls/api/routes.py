@@ -99,19 +99,30 @@ def build_app() -> APIGatewayRestResolver:
         enable_validation=True,
         json_body_deserializer=json_body,
     )
+    # In the order they always had: the OpenAPI document lists the paths as they are registered.
+    _add_action_routes(app)
+    _add_batch_routes(app)
+    _add_account_routes(app)
+    _add_suppression_routes(app)
+    _add_service_routes(app)
+    _add_error_handlers(app)
+    return app
 
-    def account_id() -> str:
-        # Set by the REQUEST authorizer (API Gateway passes its context through).
-        context = app.current_event.request_context.authorizer.get_context() or {}
-        account = context.get("account_id")
-        if not account:
-            raise Unauthorized("Unauthorized")
-        return str(account)
 
+def _account_id(app: APIGatewayRestResolver) -> str:
+    # Set by the REQUEST authorizer (API Gateway passes its context through).
+    context = app.current_event.request_context.authorizer.get_context() or {}
+    account = context.get("account_id")
+    if not account:
+        raise Unauthorized("Unauthorized")
+    return str(account)
+
+
+def _add_action_routes(app: APIGatewayRestResolver) -> None:
     def actions(request: Annotated[ActionRequest, Body(openapi_examples=examples.ACTIONS)]) -> Response[str]:
         key = app.current_event.headers.get(idempotency.KEY_HEADER)
         body = app.current_event.json_body
-        return _json(200, run_action(get_context(), account_id(), request, body, idempotency_key=key))
+        return _json(200, run_action(get_context(), _account_id(app), request, body, idempotency_key=key))
 
     action_docs: dict[str, Any] = {
         "summary": "Run an action (create, get, list, list_runs, update, start, cancel, pause, resume)",
@@ -133,6 +144,8 @@ def build_app() -> APIGatewayRestResolver:
         actions
     )
 
+
+def _add_batch_routes(app: APIGatewayRestResolver) -> None:
     @app.get(
         "/batch-calls/csv-template",
         summary="The CSV template for recipient lists (name, first_name, last_name, phone_number, …)",
@@ -172,7 +185,7 @@ def build_app() -> APIGatewayRestResolver:
         tags=["Batch calls"],
     )
     def create_upload(request: Annotated[UploadBatchRequest, Body()]) -> Response[str]:
-        return _json(200, uploads.create_upload(get_context(), account_id(), request))
+        return _json(200, uploads.create_upload(get_context(), _account_id(app), request))
 
     @app.get(
         "/batch-calls/<batch_id>/export.csv",
@@ -188,7 +201,7 @@ def build_app() -> APIGatewayRestResolver:
         tags=["Batch calls"],
     )
     def export_csv(batch_id: str) -> Response[str]:
-        out = export.export_batch(get_context(), account_id(), batch_id)
+        out = export.export_batch(get_context(), _account_id(app), batch_id)
         return Response(
             status_code=303,
             content_type=content_types.APPLICATION_JSON,
@@ -206,7 +219,7 @@ def build_app() -> APIGatewayRestResolver:
         tags=["Batch calls"],
     )
     def get_batch(batch_id: str) -> Response[str]:
-        view = batches.get_batch(get_context(), account_id(), batch_id)
+        view = batches.get_batch(get_context(), _account_id(app), batch_id)
         out: dict[str, Any] = {"batch": batch_out(view.batch, view.counts)}
         if view.batch.import_status:
             out["import_report"] = view.import_report
@@ -235,8 +248,10 @@ def build_app() -> APIGatewayRestResolver:
         request = RecipientsPageRequest(
             status=status, cursor=cursor, updated_since=updated_since, limit=limit
         )
-        return _json(200, batches.recipients_page(get_context(), account_id(), batch_id, request))
+        return _json(200, batches.recipients_page(get_context(), _account_id(app), batch_id, request))
 
+
+def _add_account_routes(app: APIGatewayRestResolver) -> None:
     @app.get(
         "/account",
         summary="The account: balance, dial fee and per-minute rate, limits, caller IDs, agents",
@@ -247,7 +262,7 @@ def build_app() -> APIGatewayRestResolver:
         tags=["Account"],
     )
     def get_account() -> Response[str]:
-        return _json(200, account.account_view(get_context(), account_id()))
+        return _json(200, account.account_view(get_context(), _account_id(app)))
 
     @app.get(
         "/account/ledger",
@@ -262,8 +277,10 @@ def build_app() -> APIGatewayRestResolver:
         cursor: Annotated[str | None, Query(max_length=400)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> Response[str]:
-        return _json(200, account.ledger_page(get_context(), account_id(), limit, cursor))
+        return _json(200, account.ledger_page(get_context(), _account_id(app), limit, cursor))
 
+
+def _add_suppression_routes(app: APIGatewayRestResolver) -> None:
     @app.get(
         "/account/suppression",
         summary="The do-not-call list: numbers no batch of this account ever dials",
@@ -277,7 +294,7 @@ def build_app() -> APIGatewayRestResolver:
         cursor: Annotated[str | None, Query(max_length=400)] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> Response[str]:
-        return _json(200, suppression.page(get_context(), account_id(), limit, cursor))
+        return _json(200, suppression.page(get_context(), _account_id(app), limit, cursor))
 
     @app.post(
         "/account/suppression",
@@ -295,7 +312,7 @@ def build_app() -> APIGatewayRestResolver:
         tags=["Suppression"],
     )
     def add_suppressed(request: Annotated[SuppressionAddRequest, Body()]) -> Response[str]:
-        return _json(200, suppression.add_numbers(get_context(), account_id(), request))
+        return _json(200, suppression.add_numbers(get_context(), _account_id(app), request))
 
     @app.get(
         "/account/suppression/<phone_number>",
@@ -304,7 +321,7 @@ def build_app() -> APIGatewayRestResolver:
         tags=["Suppression"],
     )
     def get_suppressed(phone_number: str) -> Response[str]:
-        return _json(200, suppression.get_number(get_context(), account_id(), phone_number))
+        return _json(200, suppression.get_number(get_context(), _account_id(app), phone_number))
 
     @app.delete(
         "/account/suppression/<phone_number>",
@@ -313,8 +330,10 @@ def build_app() -> APIGatewayRestResolver:
         tags=["Suppression"],
     )
     def remove_suppressed(phone_number: str) -> Response[str]:
-        return _json(200, suppression.remove_number(get_context(), account_id(), phone_number))
+        return _json(200, suppression.remove_number(get_context(), _account_id(app), phone_number))
 
+
+def _add_service_routes(app: APIGatewayRestResolver) -> None:
     @app.get(
         "/health",
         summary="Liveness (no key)",
@@ -332,6 +351,8 @@ def build_app() -> APIGatewayRestResolver:
             body=app.get_openapi_json_schema(title=TITLE, version=VERSION, summary=examples.API_SUMMARY),
         )
 
+
+def _add_error_handlers(app: APIGatewayRestResolver) -> None:
     @app.exception_handler(DomainError)
     def domain_error(error: DomainError) -> Response[str]:
         return _json(status_for(error), error_body(error))
@@ -363,8 +384,6 @@ def build_app() -> APIGatewayRestResolver:
     @app.not_found
     def not_found(_: Exception) -> Response[str]:
         return _json(404, {"error": f"No route for {app.current_event.http_method} {app.current_event.path}"})
-
-    return app
 
 
 _app: APIGatewayRestResolver | None = None

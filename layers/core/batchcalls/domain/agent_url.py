@@ -1,9 +1,17 @@
 """The signed URL an answered call fetches its TwiML from (the voice agent's entry point).
 
 The URL names the account, the agent, the batch and the recipient, and expires; an HMAC-SHA256
-over exactly those values with the stack's secret proves we wrote them, so the agent service
-can trust whose call it is answering (account A cannot make B's agent talk for it, and nobody
-can make up a URL). Pure: no AWS, usable as is by an agent service written in Python.
+over exactly those values proves we wrote them, so the agent service can trust whose call it is
+answering (account A cannot make B's agent talk for it, and nobody can make up a URL). Pure: no
+AWS, usable as is by an agent service written in Python.
+
+Each agent has its own key, derived from the stack's secret (``agent_key``; the operator hands
+it out with ``batchcalls-admin agent-key``). A URL is signed with the key of the agent it
+names, so an agent service holds only its own key: it can check the URLs meant for it and
+cannot make one for any other agent (with one shared secret, every agent service could).
+
+Agent key: HMAC-SHA256 of ``agent-key\n<account_id>\n<agent_id>`` with the stack's secret,
+lowercase hex (its 64 characters, as text, are the key).
 
 Signed text (UTF-8), the six lines joined by ``\\n``, no trailing newline::
 
@@ -58,28 +66,44 @@ class AgentCall:
         }
 
 
-def signature(call: AgentCall, secret: str) -> str:
-    values = list(call.query().values())
-    if any("\n" in value for value in values):  # would make two different calls sign alike
+def _lines(*values: str) -> bytes:
+    if any("\n" in value for value in values):  # would make two different texts alike
         raise ValueError("agent URL fields must not contain a newline")
-    text = "\n".join([VERSION, *values])
-    return hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()
+    return "\n".join(values).encode()
 
 
-def sign(template: str, call: AgentCall, secret: str) -> str:
-    """``template`` with ``{agent_id}`` filled in and the signed query appended."""
+def agent_key(stack_secret: str, account_id: str, agent_id: str) -> str:
+    """The key agent ``agent_id`` of ``account_id`` verifies its URLs with (see above)."""
+    return hmac.new(
+        stack_secret.encode(), _lines("agent-key", account_id, agent_id), hashlib.sha256
+    ).hexdigest()
+
+
+def signature(call: AgentCall, key: str) -> str:
+    """The ``sig`` of ``call`` under the agent's ``key``."""
+    return hmac.new(key.encode(), _lines(VERSION, *call.query().values()), hashlib.sha256).hexdigest()
+
+
+def sign(template: str, call: AgentCall, stack_secret: str) -> str:
+    """``template`` with ``{agent_id}`` filled in and the query appended, signed with the key
+    of the agent the call names."""
+    key = agent_key(stack_secret, call.account_id, call.agent_id)
     base = template.replace("{agent_id}", call.agent_id)
     separator = "&" if "?" in base else "?"
-    return f"{base}{separator}{urlencode({**call.query(), 'sig': signature(call, secret)})}"
+    return f"{base}{separator}{urlencode({**call.query(), 'sig': signature(call, key)})}"
 
 
-def verify(params: Mapping[str, str] | str, secret: str, *, now: float) -> AgentCall:
+def verify(params: Mapping[str, str] | str, key: str, *, now: float) -> AgentCall:
     """The call a request to the agent URL is for, given its query parameters (or the whole
-    URL), the stack's secret and the time now (epoch seconds); raises
-    :class:`AgentUrlRejected` when a field is missing, the signature does not match (a field
-    was changed, or another secret signed it) or the URL has expired."""
+    URL), the agent's key (``agent_key``) and the time now (epoch seconds); raises
+    :class:`AgentUrlRejected` when a field is missing or repeated, the signature does not
+    match (a field was changed, or it was signed for another agent) or the URL has expired."""
     if isinstance(params, str):
-        params = dict(parse_qsl(urlsplit(params).query, keep_blank_values=True))
+        pairs = parse_qsl(urlsplit(params).query, keep_blank_values=True)
+        if len({name for name, _ in pairs}) != len(pairs):
+            # Frameworks differ on which of two values they read: refuse, never guess.
+            raise AgentUrlRejected("a query parameter is repeated")
+        params = dict(pairs)
     missing = [name for name in (*FIELDS, "sig") if not params.get(name)]
     if missing:
         raise AgentUrlRejected(f"missing {', '.join(missing)}")
@@ -95,7 +119,7 @@ def verify(params: Mapping[str, str] | str, secret: str, *, now: float) -> Agent
         expires=expires,
     )
     try:
-        expected = signature(call, secret)
+        expected = signature(call, key)
     except ValueError as exc:
         raise AgentUrlRejected("signature does not match") from exc
     # Compared in constant time, and before the expiry: a forged URL learns nothing.

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 MICROS_PER_DOLLAR = 1_000_000
 DIAL_FEE_MICROS = 5_000  # $0.005, the guide's price per dial
-INSUFFICIENT_CREDITS = "insufficient_credits"  # the paused_reason when a dial fee is refused
 
 
 def started_minutes(duration_seconds: int) -> int:

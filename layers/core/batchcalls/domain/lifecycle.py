@@ -22,6 +22,14 @@ class BatchStatus(StrEnum):
     RECURRING = "recurring"
 
 
+class PausedReason(StrEnum):
+    """Why a batch (or a series' spawning) is paused: ``paused_reason`` on the wire."""
+
+    MANUAL = "manual"  # the pause action
+    OUTSIDE_WINDOW = "outside_window"  # until its call window opens (the scheduler resumes it)
+    INSUFFICIENT_CREDITS = "insufficient_credits"  # a dial fee was refused (a top-up resumes it)
+
+
 class BatchAction(StrEnum):
     UPDATE = "update"
     START = "start"  # user start/re-run, or the scheduler starting a scheduled batch

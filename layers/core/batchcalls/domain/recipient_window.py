@@ -6,9 +6,10 @@ zones (a US toll-free number, a mobile in a country with many zones); such a rec
 called when the window is open in *all* of them, because we cannot tell which one it is in.
 
 ``window.is_open`` is the single source of truth for "open in one zone". ``next_open_everywhere``
-does not build on ``window.next_open``: that one only looks at start times and so misses a window
-that reopens in the repeated hour of a fall-back night, and it can report "never" for a window whose
-only day's hours fall inside a spring-forward gap. Here the answer is exact at minute resolution.
+tries every minute a window may open at rather than start times only, which would miss a window
+that reopens in the repeated hour of a fall-back night, and report "never" for a window whose only
+day's hours fall inside a spring-forward gap: the answer is exact at minute resolution. One zone
+(a batch's) is its simplest case: ``next_open``.
 """
 
 from __future__ import annotations
@@ -113,6 +114,14 @@ def next_open_everywhere(
         else:
             return candidate
     return None
+
+
+def next_open(window: CallWindow, moment_utc: datetime, timezone: str) -> datetime | None:
+    """The first moment at or after ``moment_utc`` when the window is open in ``timezone`` (UTC),
+    or None if it does not open within 15 days (no days)."""
+    if not window.days:
+        return None
+    return next_open_everywhere(window, moment_utc, [timezone])
 
 
 def _checked(moment_utc: datetime, zones: Sequence[str]) -> tuple[str, ...]:

@@ -1,4 +1,5 @@
 """Call windows: is a moment inside ``window_start_time``–``window_end_time`` on ``window_days``?
+(When a window next opens, in one zone or several, is ``recipient_window``'s question.)
 
 Evaluated in an IANA zone with ``zoneinfo`` (DST included). Days are 0=Sunday … 6=Saturday.
 Both ends are whole minutes and the end minute is inside the window, so the default
@@ -39,19 +40,3 @@ def is_open(window: CallWindow, moment_utc: datetime, timezone: str) -> bool:
         return today in window.days and start <= now_min <= end
     yesterday = (today - 1) % 7
     return (today in window.days and now_min >= start) or (yesterday in window.days and now_min <= end)
-
-
-def next_open(window: CallWindow, moment_utc: datetime, timezone: str) -> datetime | None:
-    """The first moment at or after ``moment_utc`` when the window is open (UTC), or None
-    if it does not open within 15 days (no days).
-
-    One zone is the simplest case of a recipient's several zones, so this asks
-    ``recipient_window.next_open_everywhere``: it tries every opening edge — each start time
-    on each allowed local day, both readings of a repeated (fall-back) hour, the minute clocks
-    jump over a start time in a spring-forward gap — against ``is_open``."""
-    # Imported here: recipient_window builds on this module.
-    from batchcalls.domain.recipient_window import next_open_everywhere
-
-    if not window.days:
-        return None
-    return next_open_everywhere(window, moment_utc, [timezone])

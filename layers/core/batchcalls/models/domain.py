@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from batchcalls.domain.imports import ImportStatus
 from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.domain.recipient_status import RecipientStatus
 from batchcalls.domain.retry import RetryPolicy
@@ -34,6 +36,31 @@ class LedgerEntry(BaseModel):
     recipient_id: str | None = None
     call_id: str | None = None
     note: str | None = None
+
+
+class DialClaim(BaseModel):
+    """One delivery's claim of a recipient for a call (``RecipientStore.claim``): pending →
+    calling for this pass, only while the batch runs this run and the number is not on the
+    account's do-not-call list."""
+
+    batch_id: str
+    run: int
+    sk: str  # the recipient's sort key
+    ticket: str  # "{run}:{pass}": names the attempt in every later write and callback
+    task_token: str  # the Map child's token, answered when the attempt ends
+    account_id: str  # whose concurrency slot the call holds, whose do-not-call list applies
+    phone_number: str  # the number to dial (E.164)
+    slot_holder: str
+    attempted_at: str  # the start the pacer gave this attempt
+    stuck_after: str  # when the stuck-call sweep looks at the call if no final status came
+
+
+class ClaimOutcome(StrEnum):
+    CLAIMED = "claimed"
+    NOT_PENDING = "not_pending"  # another delivery dealt with it (or it is final)
+    BATCH_NOT_RUNNING = "batch_not_running"  # cancelled, paused or re-run since it was read
+    INSUFFICIENT_CREDITS = "insufficient_credits"  # the balance does not cover the dial fee
+    SUPPRESSED = "suppressed"  # the number is on the account's do-not-call list
 
 
 class CallerNumber(BaseModel):
@@ -83,7 +110,7 @@ class Batch(BaseModel):
     # A batch whose recipients come as an uploaded file (POST /batch-calls/uploads): it stays a
     # draft while import_status is waiting_for_upload or importing; then it starts (or is
     # scheduled) if start_after_import, else stays a draft.
-    import_status: str | None = None  # waiting_for_upload, importing, completed, failed
+    import_status: ImportStatus | None = None
     import_rows_read: int = 0
     import_started_at: str | None = None  # names the import (a takeover starts another)
     import_heartbeat_at: str | None = None  # the import's last progress

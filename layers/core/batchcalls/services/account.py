@@ -8,9 +8,9 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from batchcalls.domain.billing import INSUFFICIENT_CREDITS, dollars, estimate
+from batchcalls.domain.billing import dollars, estimate
 from batchcalls.domain.errors import InvalidRequest, NotFound, invalid_cursor
-from batchcalls.domain.lifecycle import BatchStatus
+from batchcalls.domain.lifecycle import BatchStatus, PausedReason
 from batchcalls.models.domain import Account, Batch, LedgerEntry
 from batchcalls.services.context import Context
 from batchcalls.services.lifecycle import resume
@@ -91,7 +91,7 @@ def paused_for_credits(ctx: Context, account_id: str) -> Iterator[Batch]:
         page, cursor = ctx.batches.page_for_owner(
             account_id, status=BatchStatus.PAUSED.value, limit=100, cursor=cursor
         )
-        yield from (batch for batch in page if batch.paused_reason == INSUFFICIENT_CREDITS)
+        yield from (batch for batch in page if batch.paused_reason == PausedReason.INSUFFICIENT_CREDITS)
         if not cursor:
             return
 

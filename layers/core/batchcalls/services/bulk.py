@@ -53,12 +53,7 @@ def skip_pending_or_hand_over(ctx: Context, batch_id: str, budget_seconds: float
     batch is made due, and each tick skips more."""
     skipped, finished = skip_pending(ctx, batch_id, budget_seconds)
     if not finished:
-        ctx.batches.update_status(
-            batch_id,
-            from_statuses=[BatchStatus.CANCELLED],
-            to_status=BatchStatus.CANCELLED,
-            set_fields={"due_at": ctx.now_iso()},
-        )
+        ctx.batches.make_due(batch_id, BatchStatus.CANCELLED, ctx.now_iso())
     return skipped, finished
 
 

@@ -35,7 +35,8 @@ def end_attempt(
     history entry says so, and the final status may still come (``record_late_final_status``)."""
     call_id = str(fields.get("call_id") or recipient.call_id or "")
     duration = int(fields.get("duration_seconds") or 0)
-    amount, items = _minutes_charge(ctx, recipient, ticket, duration, call_id, now_iso)
+    charge = _minutes_charge(ctx, recipient, ticket, duration, call_id, now_iso)
+    amount = -charge.amount_micros if charge is not None else 0
     attempt = {
         "attempt": recipient.attempts,
         "ticket": ticket,  # names the attempt for a final status that comes after this ending
@@ -65,8 +66,7 @@ def end_attempt(
             attempt,
             iso(redial),
             now_iso,
-            charge_micros=amount,
-            charge_items=items,
+            charge=charge,
         )
     return ctx.recipients.finish(
         recipient.batch_id,
@@ -75,8 +75,7 @@ def end_attempt(
         status,
         fields,
         now_iso,
-        charge_micros=amount,
-        charge_items=items,
+        charge=charge,
         attempt=attempt,
     )
 
@@ -108,9 +107,10 @@ def record_late_final_status(
         return False
     index, entry = found
     call_id = str(fields.get("call_id") or entry.get("call_id") or "")
-    amount, items = _minutes_charge(
+    charge = _minutes_charge(
         ctx, recipient, ticket, int(fields.get("duration_seconds") or 0), call_id, now_iso
     )
+    amount = -charge.amount_micros if charge is not None else 0
     real = {
         "outcome": status.value,
         "ended_as": entry.get("outcome"),  # what the recipient's status still says
@@ -128,8 +128,7 @@ def record_late_final_status(
         ticket,
         {k: v for k, v in real.items() if v is not None},
         now_iso,
-        charge_micros=amount,
-        charge_items=items,
+        charge=charge,
     )
 
 
@@ -142,13 +141,16 @@ def _attempt_without_final_status(recipient: Recipient, ticket: str) -> tuple[in
 
 def _minutes_charge(
     ctx: Context, recipient: Recipient, ticket: str, duration: int, call_id: str, now_iso: str
-) -> tuple[int, list[dict[str, Any]]]:
+) -> LedgerEntry | None:
+    """The call's started minutes at the account's rate, as the debit the ending carries; None
+    for a call that never connected (or costs nothing). Minutes are post-paid: the call
+    happened, so the store takes this debit whatever the balance."""
     if not duration or not recipient.account_id:
-        return 0, []
+        return None
     amount = minutes_charge(duration, ctx.account(recipient.account_id).per_minute_rate_micros)
     if not amount:
-        return 0, []
-    entry = LedgerEntry(
+        return None
+    return LedgerEntry(
         account_id=recipient.account_id,
         at=now_iso,
         ref=f"call:{call_id or recipient.batch_id + ':' + recipient.sk + ':' + ticket}",
@@ -159,5 +161,3 @@ def _minutes_charge(
         call_id=call_id or None,
         note=f"{started_minutes(duration)} min",
     )
-    # Minutes are post-paid: the call happened, so this debit is not conditional.
-    return amount, ctx.credits.change_items(entry)

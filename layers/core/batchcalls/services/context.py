@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -18,6 +17,7 @@ from batchcalls.store.agents import AgentStore
 from batchcalls.store.batches import BatchStore
 from batchcalls.store.credits import CreditStore
 from batchcalls.store.dial_queue import DialQueue
+from batchcalls.store.executions import ExecutionStore
 from batchcalls.store.files import FileStore
 from batchcalls.store.idempotency import persistence_layer
 from batchcalls.store.import_queue import ImportQueue
@@ -30,27 +30,41 @@ from batchcalls.telephony.factory import make_provider
 from batchcalls.telephony.port import TelephonyProvider
 
 
-@dataclass
 class Context:
-    settings: Settings
-    clock: Clock = system_clock
-    sleep: Callable[[float], None] = time.sleep  # pacing waits; tests replace it
-    _provider: TelephonyProvider | None = field(default=None, repr=False)
-    _caller_checks: dict[tuple[str, str], tuple[bool, float]] = field(default_factory=dict, repr=False)
-    _profiles: dict[str, tuple[Account, float]] = field(default_factory=dict, repr=False)
-    _retry_policies: dict[str, RetryPolicy | None] = field(default_factory=dict, repr=False)
+    """The stores and adapters, each built on first use from ``client`` (the container's AWS
+    clients by default) unless given: tests pass their fakes here."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock = system_clock,
+        sleep: Callable[[float], None] = time.sleep,  # pacing waits
+        client: Callable[[str], Any] = aws.client,
+        db: Any | None = None,
+        provider: TelephonyProvider | None = None,
+        executions: ExecutionStore | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.sleep = sleep
+        self._client = client
+        self._db = db
+        self._provider = provider
+        self._executions = executions
+        self._caller_checks: dict[tuple[str, str], tuple[bool, float]] = {}
+        self._profiles: dict[str, tuple[Account, float]] = {}
+        self._retry_policies: dict[str, RetryPolicy | None] = {}
 
     @cached_property
     def db(self) -> Any:
-        return aws.client("dynamodb")
+        return self._db if self._db is not None else self._client("dynamodb")
 
     @cached_property
-    def sfn(self) -> Any:
-        return aws.client("stepfunctions")
-
-    @cached_property
-    def s3(self) -> Any:
-        return aws.client("s3")
+    def executions(self) -> ExecutionStore:
+        if self._executions is not None:
+            return self._executions
+        return ExecutionStore(self._client("stepfunctions"), self.settings.state_machine_arn)
 
     @cached_property
     def accounts(self) -> AccountStore:
@@ -66,7 +80,7 @@ class Context:
         if self.settings.agent_url_secret:
             return self.settings.agent_url_secret
         if self.settings.agent_url_secret_arn:
-            return secret_value(aws.client("secretsmanager"), self.settings.agent_url_secret_arn)
+            return secret_value(self._client("secretsmanager"), self.settings.agent_url_secret_arn)
         raise RuntimeError("Set AGENT_URL_SECRET or AGENT_URL_SECRET_ARN")
 
     @cached_property
@@ -80,7 +94,11 @@ class Context:
     @cached_property
     def files(self) -> FileStore:
         presigner = aws.presigning_client("s3", self.settings.s3_public_endpoint_url or None)
-        return FileStore(self.s3, presigner, self.settings.files_bucket)
+        return FileStore(self._client("s3"), self.settings.files_bucket, presigner)
+
+    @cached_property
+    def manifests(self) -> FileStore:
+        return FileStore(self._client("s3"), self.settings.manifest_bucket)
 
     @cached_property
     def suppression(self) -> SuppressionStore:
@@ -100,11 +118,11 @@ class Context:
 
     @cached_property
     def dial_queue(self) -> DialQueue:
-        return DialQueue(aws.client("sqs"), self.settings.dial_queue_url)
+        return DialQueue(self._client("sqs"), self.settings.dial_queue_url)
 
     @cached_property
     def import_queue(self) -> ImportQueue:
-        return ImportQueue(aws.client("sqs"), self.settings.import_queue_url)
+        return ImportQueue(self._client("sqs"), self.settings.import_queue_url)
 
     def account(self, account_id: str) -> Account:
         """The account's profile (limits, rate, pacing), read at most every
@@ -137,11 +155,9 @@ class Context:
     def idempotency(self) -> Any:
         return persistence_layer(self.db, self.settings.table_name)
 
-    @property
+    @cached_property
     def provider(self) -> TelephonyProvider:
-        if self._provider is None:
-            self._provider = make_provider(self.settings)
-        return self._provider
+        return self._provider if self._provider is not None else make_provider(self.settings)
 
     def caller_id_active(self, account_id: str, e164: str) -> bool:
         """Is the caller ID still an active number of the account? Read at most every

@@ -1,247 +1,48 @@
-"""The dialer: the one gate before a call is placed (one SQS message = one recipient, one pass).
+"""The dialer: one SQS message = one recipient, one pass, in steps that each hand on what they
+decided:
 
-In order: stale run → answer and stop; batch cancelled → recipient skipped; batch not running
-→ defer; recipient already dealt with in this pass → duplicate delivery, do nothing; window
-closed → defer; ``pending → calling`` (the conditional write that makes a double dial
-impossible; it takes the dial fee, and fails for a suppressed number, which is skipped); place
-the call; store the provider's call id.
+1. the gate (``services/dial_gate.py``): stale run → answer and stop; batch cancelled →
+   recipient skipped; batch not running → defer; window closed → defer; the number to dial;
+2. an account-wide slot, then a start under the account's calls per second (or come back
+   later: ``DialLater``);
+3. the claim, ``pending → calling`` (the conditional write that makes a double dial
+   impossible; it takes the dial fee, and fails for a suppressed number, which is skipped);
+4. place the call;
+5. record the provider's call id.
+
+A step that finds the batch changed (the claim refused because it no longer runs this run; the
+gate or the claim paused or failed it) says ``AGAIN``: the next decision starts from the gate,
+with the batch as it is now — which cannot be "running this run" for the same reason again.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-from batchcalls.domain import window
-from batchcalls.domain.billing import INSUFFICIENT_CREDITS
 from batchcalls.domain.clock import iso
-from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.domain.recipient_status import RecipientStatus
-from batchcalls.domain.recipient_window import is_open_everywhere, next_open_everywhere, recipient_zones
-from batchcalls.models.domain import LedgerEntry
-from batchcalls.models.messages import DialMessage, DialOutcome
+from batchcalls.models.domain import Batch, ClaimOutcome, DialClaim, LedgerEntry
+from batchcalls.models.messages import DialMessage
 from batchcalls.services.callbacks import agent_twiml_url, status_callback_url
 from batchcalls.services.context import Context
-from batchcalls.services.runs import RECIPIENT_WINDOWS
-from batchcalls.services.tokens import answer_task
-from batchcalls.store.recipients import Claim
+from batchcalls.services.dial_gate import AGAIN, DUPLICATE, Candidate, Decision, Delivery, Done, pass_gate
 from batchcalls.telephony.port import (
     CallerIdRejected,
     CallOutcomeUnknown,
     CallRejected,
     CallRequest,
+    PlacedCall,
     ProviderAuthError,
 )
 
 logger = logging.getLogger(__name__)
 
 SUPPRESSED = "suppressed"  # the skip reason of a number on the account's do-not-call list
-
-
-def dial(ctx: Context, message: DialMessage) -> str:
-    """Handle one dial message; returns what happened (for logs and tests).
-
-    Raises on transient failures (provider unavailable, AWS errors) so SQS delivers again.
-    """
-    now = ctx.clock()
-    now_iso = ctx.now_iso()
-    batch_id, rk = message.batch_id, message.rk
-
-    def answer(outcome: str) -> str:
-        answer_task(ctx, message.task_token, DialOutcome(outcome=outcome, rk=rk))
-        return outcome
-
-    batch = ctx.batches.get(batch_id)
-    if batch is None or batch.run_number != message.run:
-        return answer("stale")
-    if batch.status is BatchStatus.CANCELLED:
-        return (
-            answer("skipped")
-            if ctx.recipients.skip(batch_id, rk, "Batch cancelled", now_iso)
-            else "duplicate"
-        )
-
-    if batch.status is BatchStatus.RUNNING and not ctx.caller_id_active(batch.user_id, batch.caller_id):
-        reason = f"The caller ID {batch.caller_id} is no longer an active number of this account"
-        _mark_failed(ctx, batch_id, reason, now_iso)
-        return dial(ctx, message)  # decide again from the failed batch: defer
-
-    def defer(until: datetime | None = None) -> str:
-        waits = iso(until) if until else None
-        return (
-            answer("deferred")
-            if ctx.recipients.defer(batch_id, rk, message.ticket, now_iso, waits)
-            else "duplicate"
-        )
-
-    if batch.status is not BatchStatus.RUNNING:
-        return defer()
-    to = message.to
-    if batch.window_timezone == RECIPIENT_WINDOWS:
-        # Each recipient in its own zone(s): only when the window is open in all of them.
-        recipient = ctx.recipients.get(batch_id, rk)
-        if recipient is None:
-            return answer("stale")
-        to = recipient.phone_number
-        zones = recipient_zones(to, recipient.timezone, batch.timezone)
-        if not is_open_everywhere(batch.window, now, zones):
-            opens = next_open_everywhere(batch.window, now, zones)
-            if opens is None:
-                reason = (
-                    f"The call window never opens at once in the number's time zones ({', '.join(zones[:5])})"
-                )
-                skipped = ctx.recipients.skip(batch_id, rk, reason, now_iso, ticket=message.ticket)
-                return answer("skipped") if skipped else "duplicate"
-            return defer(opens)
-    elif not window.is_open(batch.window, now, batch.timezone):
-        return defer()
-
-    if to is None:
-        recipient = ctx.recipients.get(batch_id, rk)
-        if recipient is None:
-            return answer("stale")
-        to = recipient.phone_number
-    # Signed before a slot or a fee is taken: should the secret be unreadable, the delivery
-    # fails with nothing to give back, and SQS delivers it again.
-    twiml_url = agent_twiml_url(ctx.settings, ctx.agent_url_secret, batch, rk, now)
-    # The conditional pending → calling write: a second delivery of this message finds the
-    # recipient no longer pending (or already dealt with in this pass) and dials nothing.
-    ticket = message.ticket
-    # An account-wide slot first: all batches of the account together stay within
-    # max_concurrency − this batch's reserve, whatever each batch's own Map allows.
-    account = ctx.account(batch.user_id)
-    holder = slot_holder(batch_id, rk, ticket)  # per delivery: a duplicate never frees ours
-    limit = max(1, account.max_concurrency - batch.reserved_concurrency)
-    epoch = int(now.timestamp())
-    lease_until = epoch + ctx.settings.dial_task_timeout_seconds
-    if not ctx.slots.acquire(batch.user_id, holder, limit, lease_until, epoch):
-        raise NoSlotAvailable(f"all {limit} slots of account {batch.user_id} are busy")
-    # Then a start time under the account's calls-per-second limit.
-    now_ms = int(ctx.clock().timestamp() * 1000)
-    wait_ms = ctx.pacing.reserve(batch.user_id, account.calls_per_second, now_ms, PACING_MAX_WAIT_MS)
-    if wait_ms is None:
-        ctx.slots.release(batch.user_id, holder)
-        raise PacingBusy(f"account {batch.user_id} is at its {account.calls_per_second} calls per second")
-    if wait_ms:
-        ctx.sleep(wait_ms / 1000)
-    # The claim takes the dial fee in its own transaction. attempted_at is the start the pacer
-    # gave this attempt (after it took its slot): starts are exactly 1/cps apart, and the call
-    # is placed at it or a few milliseconds after (however late the sleep wakes).
-    claim_iso = iso(datetime.fromtimestamp((now_ms + wait_ms) / 1000, UTC))
-    fee = ctx.settings.dial_fee_micros
-    fee_entry = LedgerEntry(
-        account_id=batch.user_id,
-        at=claim_iso,
-        ref=f"dial:{batch_id}:{rk}:{ticket}",
-        kind="dial_fee",
-        amount_micros=-fee,
-        batch_id=batch_id,
-        recipient_id=rk,
-    )
-    claim = ctx.recipients.claim(
-        batch_id,
-        message.run,
-        rk,
-        ticket,
-        message.task_token,
-        claim_iso,
-        batch.user_id,
-        holder,
-        stuck_after=iso(datetime.fromtimestamp(epoch + ctx.settings.stuck_call_after_seconds, UTC)),
-        suppression_check=ctx.suppression.suppressed_check(batch.user_id, to),
-        fee_micros=fee,
-        fee_items=ctx.credits.change_items(fee_entry, never_below_zero=True) if fee else (),
-    )
-    if claim is not Claim.CLAIMED:
-        ctx.slots.release(batch.user_id, holder)
-    if claim is Claim.NOT_PENDING:
-        return "duplicate"
-    if claim is Claim.SUPPRESSED:
-        # On the account's do-not-call list (checked in the claim itself): never dialed.
-        return (
-            answer("skipped")
-            if ctx.recipients.skip(batch_id, rk, SUPPRESSED, now_iso, ticket=message.ticket)
-            else "duplicate"
-        )
-    if claim is Claim.INSUFFICIENT_CREDITS:
-        # The guide: "The batch will pause when credits are insufficient." Calls in progress
-        # finish; this recipient stays pending for the resume after a top-up.
-        ctx.batches.update_status(
-            batch_id,
-            from_statuses=[BatchStatus.RUNNING],
-            to_status=BatchStatus.PAUSED,
-            set_fields={"paused_reason": INSUFFICIENT_CREDITS, "updated_at": now_iso},
-            remove_fields=["due_at"],
-            expect={"run_number": message.run},
-        )
-        return dial(ctx, message)  # decide again from the paused batch: defer
-    if claim is Claim.BATCH_NOT_RUNNING:
-        # Cancelled, paused or re-run between our read and the claim: decide again from the
-        # batch as it is now (it cannot be "running this run" any more, so this ends).
-        return dial(ctx, message)
-
-    def give_back_claim() -> None:
-        """No call was placed: the recipient is pending again and its dial fee returned."""
-        ctx.recipients.release_claim(
-            batch_id,
-            rk,
-            ticket,
-            now_iso,
-            refund_micros=fee,
-            refund_items=_refund_items(ctx, fee_entry, now_iso),
-        )
-
-    request = CallRequest(
-        to=to,
-        from_=batch.caller_id,
-        status_callback_url=status_callback_url(ctx.settings.public_base_url, batch_id, rk, ticket),
-        twiml_url=twiml_url,
-        ring_timeout_seconds=ctx.settings.ring_timeout_seconds,
-        time_limit_seconds=ctx.settings.max_call_seconds,
-    )
-    try:
-        placed = ctx.provider.place_call(request)
-    except CallerIdRejected as exc:
-        give_back_claim()
-        _mark_failed(ctx, batch_id, f"The caller ID {batch.caller_id} was refused: {exc}", now_iso)
-        ctx.slots.release(batch.user_id, holder)
-        return answer("deferred")
-    except CallRejected as exc:
-        # The provider refused this number before any call existed: a final failure, and no
-        # dial happened, so no dial fee.
-        ctx.slots.release(batch.user_id, holder)
-        ctx.recipients.finish(
-            batch_id,
-            rk,
-            ticket,
-            RecipientStatus.FAILED,
-            {"error_message": f"Call rejected: {exc}", "completed_at": now_iso},
-            now_iso,
-            charge_micros=-fee,
-            charge_items=_refund_items(ctx, fee_entry, now_iso),
-        )
-        return answer("failed")
-    except ProviderAuthError as exc:
-        give_back_claim()
-        _mark_failed(ctx, batch_id, f"The telephony provider refused our credentials: {exc}", now_iso)
-        ctx.slots.release(batch.user_id, holder)
-        return answer("deferred")
-    except CallOutcomeUnknown:
-        # The call may exist: keep the claim (no second dial). Its callbacks still find the
-        # recipient; without them the Map child times out and the lost-call path settles it.
-        logger.warning("outcome of dialing %s/%s unknown; not retried", batch_id, rk)
-        return "unknown"
-    except Exception:
-        # Transient: give the claim back so the redelivery (after the visibility timeout) dials,
-        # and pays its fee again then.
-        give_back_claim()
-        ctx.slots.release(batch.user_id, holder)
-        raise
-    ctx.recipients.set_call_id(batch_id, rk, ticket, placed.call_id)
-    ctx.recipients.put_call_pointer(placed.call_id, batch_id, rk, ticket, now_iso)
-    return "dialed"
+NO_SLOT_RETRY_SECONDS = 2
+PACING_MAX_WAIT_MS = 2000
 
 
 class DialLater(Exception):
@@ -256,14 +57,15 @@ class PacingBusy(DialLater):
     """The account's next call start is further away than a dialer should sleep."""
 
 
-NO_SLOT_RETRY_SECONDS = 2
-PACING_MAX_WAIT_MS = 2000
+def dial(ctx: Context, message: DialMessage) -> str:
+    """Handle one dial message; returns what happened (for logs and tests).
 
-
-def slot_holder(batch_id: str, rk: str, ticket: str) -> str:
-    """A semaphore holder for one delivery of a dial; the claim stores it on the recipient, so
-    whoever ends the call releases exactly that holder."""
-    return f"{batch_id}|{rk}|{ticket}|{uuid.uuid4().hex[:12]}"
+    Raises on transient failures (provider unavailable, AWS errors) so SQS delivers again.
+    """
+    while True:
+        decision = _decide(Delivery.at_once(ctx, message))
+        if isinstance(decision, Done):
+            return decision.outcome
 
 
 def dial_record(ctx: Context, message: DialMessage) -> str:
@@ -280,10 +82,228 @@ def dial_record(ctx: Context, message: DialMessage) -> str:
         return "waiting_for_slot"
 
 
-def _refund_items(ctx: Context, fee: LedgerEntry, now_iso: str) -> list[dict[str, Any]]:
-    if not fee.amount_micros:
-        return []
-    refund = fee.model_copy(
+def slot_holder(batch_id: str, rk: str, ticket: str) -> str:
+    """A semaphore holder for one delivery of a dial; the claim stores it on the recipient, so
+    whoever ends the call releases exactly that holder."""
+    return f"{batch_id}|{rk}|{ticket}|{uuid.uuid4().hex[:12]}"
+
+
+def _decide(delivery: Delivery) -> Decision:
+    """One decision: gate → slot and start → claim → place → record."""
+    cleared = pass_gate(delivery)
+    if not isinstance(cleared, Candidate):
+        return cleared
+    # Signed before a slot or a fee is taken: should the secret be unreadable, the delivery
+    # fails with nothing to give back, and SQS delivers it again.
+    ctx = delivery.ctx
+    twiml_url = agent_twiml_url(
+        ctx.settings, ctx.agent_url_secret, cleared.batch, delivery.message.rk, delivery.now
+    )
+    start = _take_slot_and_start(delivery, cleared.batch)
+    claimed = _claim(delivery, cleared, start)
+    if not isinstance(claimed, Claimed):
+        return claimed
+    placed = _place(delivery, claimed, twiml_url)
+    if not isinstance(placed, PlacedCall):
+        return placed
+    return _record(delivery, placed)
+
+
+# -- 2. slot and start ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Start:
+    """The account-wide slot this delivery holds, and the call start the pacer gave it."""
+
+    holder: str
+    attempted_at: str
+    stuck_after: str  # when the stuck-call sweep looks at the call if no final status came
+
+
+def _take_slot_and_start(delivery: Delivery, batch: Batch) -> Start:
+    """An account-wide slot first: all batches of the account together stay within
+    max_concurrency − this batch's reserve, whatever each batch's own Map allows. Then a start
+    time under the account's calls-per-second limit, slept until. Raises ``DialLater`` (with no
+    slot held) when either is not to be had now."""
+    ctx, message = delivery.ctx, delivery.message
+    account = ctx.account(batch.user_id)
+    # One holder per delivery: a duplicate never frees ours.
+    holder = slot_holder(message.batch_id, message.rk, message.ticket)
+    limit = max(1, account.max_concurrency - batch.reserved_concurrency)
+    epoch = int(delivery.now.timestamp())
+    lease_until = epoch + ctx.settings.dial_task_timeout_seconds
+    if not ctx.slots.acquire(batch.user_id, holder, limit, lease_until, epoch):
+        raise NoSlotAvailable(f"all {limit} slots of account {batch.user_id} are busy")
+    now_ms = int(ctx.clock().timestamp() * 1000)
+    wait_ms = ctx.pacing.reserve(batch.user_id, account.calls_per_second, now_ms, PACING_MAX_WAIT_MS)
+    if wait_ms is None:
+        ctx.slots.release(batch.user_id, holder)
+        raise PacingBusy(f"account {batch.user_id} is at its {account.calls_per_second} calls per second")
+    if wait_ms:
+        ctx.sleep(wait_ms / 1000)
+    # attempted_at is the start the pacer gave this attempt (after it took its slot): starts
+    # are exactly 1/cps apart, and the call is placed at it or a few milliseconds after
+    # (however late the sleep wakes).
+    return Start(
+        holder=holder,
+        attempted_at=_iso_at(now_ms + wait_ms),
+        stuck_after=_iso_at((epoch + ctx.settings.stuck_call_after_seconds) * 1000),
+    )
+
+
+def _iso_at(epoch_ms: int) -> str:
+    return iso(datetime.fromtimestamp(epoch_ms / 1000, UTC))
+
+
+# -- 3. claim --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """The recipient is this delivery's to call: ``calling``, its fee taken, its slot held."""
+
+    batch: Batch
+    to: str
+    holder: str
+    fee: LedgerEntry | None
+
+
+def _claim(delivery: Delivery, cleared: Candidate, start: Start) -> Claimed | Decision:
+    """pending → calling with the dial fee, in one transaction (``RecipientStore.claim``).
+    Anything but a win gives the slot back."""
+    ctx, message, batch = delivery.ctx, delivery.message, cleared.batch
+    assert cleared.to is not None  # the gate's last check knows the number
+    fee = _dial_fee(delivery, batch, start.attempted_at)
+    claim = DialClaim(
+        batch_id=message.batch_id,
+        run=message.run,
+        sk=message.rk,
+        ticket=message.ticket,
+        task_token=message.task_token,
+        account_id=batch.user_id,
+        phone_number=cleared.to,
+        slot_holder=start.holder,
+        attempted_at=start.attempted_at,
+        stuck_after=start.stuck_after,
+    )
+    outcome = ctx.recipients.claim(claim, fee=fee)
+    if outcome is ClaimOutcome.CLAIMED:
+        return Claimed(batch, cleared.to, start.holder, fee)
+    ctx.slots.release(batch.user_id, start.holder)
+    return _not_claimed(delivery, outcome)
+
+
+def _dial_fee(delivery: Delivery, batch: Batch, at: str) -> LedgerEntry | None:
+    fee = delivery.ctx.settings.dial_fee_micros
+    if not fee:
+        return None
+    message = delivery.message
+    return LedgerEntry(
+        account_id=batch.user_id,
+        at=at,
+        ref=f"dial:{message.batch_id}:{message.rk}:{message.ticket}",
+        kind="dial_fee",
+        amount_micros=-fee,
+        batch_id=message.batch_id,
+        recipient_id=message.rk,
+    )
+
+
+def _not_claimed(delivery: Delivery, outcome: ClaimOutcome) -> Decision:
+    if outcome is ClaimOutcome.NOT_PENDING:
+        return DUPLICATE
+    if outcome is ClaimOutcome.SUPPRESSED:
+        # On the account's do-not-call list (checked in the claim itself): never dialed.
+        return delivery.skip(SUPPRESSED)
+    if outcome is ClaimOutcome.INSUFFICIENT_CREDITS:
+        # The guide: "The batch will pause when credits are insufficient." Calls in progress
+        # finish; this recipient stays pending for the resume after a top-up.
+        delivery.ctx.batches.pause_for_credits(
+            delivery.message.batch_id, delivery.message.run, delivery.now_iso
+        )
+    # Paused just now, or cancelled, paused or re-run between our read and the claim.
+    return AGAIN
+
+
+# -- 4. place --------------------------------------------------------------------------------
+
+
+def _place(delivery: Delivery, claimed: Claimed, twiml_url: str) -> PlacedCall | Decision:
+    ctx, message, batch = delivery.ctx, delivery.message, claimed.batch
+    request = CallRequest(
+        to=claimed.to,
+        from_=batch.caller_id,
+        status_callback_url=status_callback_url(
+            ctx.settings.public_base_url, message.batch_id, message.rk, message.ticket
+        ),
+        twiml_url=twiml_url,
+        ring_timeout_seconds=ctx.settings.ring_timeout_seconds,
+        time_limit_seconds=ctx.settings.max_call_seconds,
+    )
+    try:
+        return ctx.provider.place_call(request)
+    except CallerIdRejected as exc:
+        return _batch_cannot_dial(delivery, claimed, f"The caller ID {batch.caller_id} was refused: {exc}")
+    except CallRejected as exc:
+        return _number_rejected(delivery, claimed, exc)
+    except ProviderAuthError as exc:
+        return _batch_cannot_dial(delivery, claimed, f"The telephony provider refused our credentials: {exc}")
+    except CallOutcomeUnknown:
+        # The call may exist: keep the claim (no second dial). Its callbacks still find the
+        # recipient; without them the Map child times out and the lost-call path settles it.
+        logger.warning("outcome of dialing %s/%s unknown; not retried", message.batch_id, message.rk)
+        return Done("unknown")
+    except Exception:
+        # Transient: give the claim back so the redelivery (after the visibility timeout) dials,
+        # and pays its fee again then.
+        _give_back_claim(delivery, claimed)
+        ctx.slots.release(batch.user_id, claimed.holder)
+        raise
+
+
+def _batch_cannot_dial(delivery: Delivery, claimed: Claimed, reason: str) -> Decision:
+    """No call of this batch can be placed: it fails with the reason (its recipients stay
+    pending, so a re-run after the cause is fixed continues where this one stopped)."""
+    _give_back_claim(delivery, claimed)
+    delivery.ctx.batches.fail(delivery.message.batch_id, reason, delivery.now_iso)
+    delivery.ctx.slots.release(claimed.batch.user_id, claimed.holder)
+    return delivery.answer("deferred")
+
+
+def _number_rejected(delivery: Delivery, claimed: Claimed, exc: CallRejected) -> Decision:
+    """The provider refused this number before any call existed: a final failure, and no dial
+    happened, so no dial fee."""
+    ctx, message = delivery.ctx, delivery.message
+    ctx.slots.release(claimed.batch.user_id, claimed.holder)
+    ctx.recipients.finish(
+        message.batch_id,
+        message.rk,
+        message.ticket,
+        RecipientStatus.FAILED,
+        {"error_message": f"Call rejected: {exc}", "completed_at": delivery.now_iso},
+        delivery.now_iso,
+        charge=_refund(claimed.fee, delivery.now_iso),
+    )
+    return delivery.answer("failed")
+
+
+def _give_back_claim(delivery: Delivery, claimed: Claimed) -> None:
+    """No call was placed: the recipient is pending again and its dial fee returned."""
+    message = delivery.message
+    delivery.ctx.recipients.release_claim(
+        message.batch_id,
+        message.rk,
+        message.ticket,
+        delivery.now_iso,
+        refund=_refund(claimed.fee, delivery.now_iso),
+    )
+
+
+def _refund(fee: LedgerEntry | None, now_iso: str) -> LedgerEntry | None:
+    if fee is None:
+        return None
+    return fee.model_copy(
         update={
             "at": now_iso,
             "ref": f"refund:{fee.ref}",
@@ -291,16 +311,16 @@ def _refund_items(ctx: Context, fee: LedgerEntry, now_iso: str) -> list[dict[str
             "amount_micros": -fee.amount_micros,
         }
     )
-    return ctx.credits.change_items(refund)
 
 
-def _mark_failed(ctx: Context, batch_id: str, reason: str, now_iso: str) -> None:
-    """No call of this batch can be placed: it fails with the reason (its recipients stay
-    pending, so a re-run after the cause is fixed continues where this one stopped)."""
-    ctx.batches.update_status(
-        batch_id,
-        from_statuses=[BatchStatus.RUNNING, BatchStatus.PAUSED],
-        to_status=BatchStatus.FAILED,
-        set_fields={"failure_reason": reason, "updated_at": now_iso},
-        remove_fields=["due_at"],
+# -- 5. record -------------------------------------------------------------------------------
+
+
+def _record(delivery: Delivery, placed: PlacedCall) -> Done:
+    """The provider's call id on the attempt, and the pointer its callbacks find it by."""
+    ctx, message = delivery.ctx, delivery.message
+    ctx.recipients.set_call_id(message.batch_id, message.rk, message.ticket, placed.call_id)
+    ctx.recipients.put_call_pointer(
+        placed.call_id, message.batch_id, message.rk, message.ticket, delivery.now_iso
     )
+    return Done("dialed")

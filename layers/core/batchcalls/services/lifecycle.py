@@ -43,20 +43,7 @@ def begin_run(
     ``recipient_ids``, when given) go back to pending and the counters are recounted.
     """
     now_iso = ctx.now_iso()
-    started = ctx.batches.update_status(
-        batch.id,
-        from_statuses=[batch.status],
-        to_status=B.RUNNING,
-        set_fields={
-            "run_number": batch.run_number + 1,
-            "pass_number": 0,
-            "started_at": now_iso,
-            "updated_at": now_iso,
-        },
-        # A reset left from an earlier run (cancelled meanwhile) is not this run's.
-        remove_fields=["due_at", "paused_reason", "failure_reason", "completed_at", "resetting_statuses"],
-        expect={"run_number": batch.run_number},
-    )
+    started = ctx.batches.begin_run(batch, now_iso)
     if started is None:
         raise _changed_meanwhile(batch)
     if batch.run_number > 0:
@@ -66,12 +53,8 @@ def begin_run(
         elif not reset_finals(ctx, started, reset_statuses, RERUN_RESET_BUDGET_SECONDS):
             # A big list: the scheduler resets the rest; the run does not end before that.
             started = (
-                ctx.batches.update_status(
-                    batch.id,
-                    from_statuses=[B.RUNNING],
-                    to_status=B.RUNNING,
-                    set_fields={"resetting_statuses": [s.value for s in reset_statuses], "due_at": now_iso},
-                    expect={"run_number": started.run_number},
+                ctx.batches.keep_resetting(
+                    batch.id, started.run_number, [s.value for s in reset_statuses], now_iso
                 )
                 or started
             )
@@ -87,13 +70,7 @@ def finish_resets(ctx: Context, batch: Batch, budget_seconds: float) -> Batch:
     statuses = [RecipientStatus(s) for s in batch.resetting_statuses]
     if not reset_finals(ctx, batch, statuses, budget_seconds):
         return batch
-    done = ctx.batches.update_status(
-        batch.id,
-        from_statuses=[batch.status],
-        to_status=batch.status,
-        remove_fields=["resetting_statuses"],
-        expect={"run_number": batch.run_number},
-    )
+    done = ctx.batches.end_resetting(batch)
     recount(ctx, batch.id)
     return done or batch
 
@@ -119,11 +96,8 @@ def start_draft(ctx: Context, batch: Batch) -> str:
     """A draft starts now, or is scheduled when it has a future ``scheduled_at`` and is not
     sent now; what happened, in a sentence."""
     if not batch.send_now and batch.scheduled_at and parse_iso(batch.scheduled_at) > ctx.clock():
-        scheduled = ctx.batches.update_status(
-            batch.id,
-            from_statuses=[B.DRAFT],
-            to_status=next_status(batch.status, A.SCHEDULE),
-            set_fields={"due_at": batch.scheduled_at, "updated_at": ctx.now_iso()},
+        scheduled = ctx.batches.schedule_draft(
+            batch.id, next_status(batch.status, A.SCHEDULE), batch.scheduled_at, ctx.now_iso()
         )
         if scheduled is None:
             raise _changed_meanwhile(batch)
@@ -171,16 +145,10 @@ def _retry_recipients(ctx: Context, batch: Batch, ids: set[str]) -> int:
 def cancel(ctx: Context, account_id: str, batch_id: str) -> dict[str, Any]:
     batch = get_owned_batch(ctx, account_id, batch_id)
     if series.is_series_parent(batch):
-        return series.cancel_series(ctx, account_id, batch)
+        return series.cancel_series(ctx, account_id, batch, cancel_run=cancel)
     target = next_status(batch.status, A.CANCEL)
     now_iso = ctx.now_iso()
-    cancelled = ctx.batches.update_status(
-        batch.id,
-        from_statuses=[batch.status],
-        to_status=target,
-        set_fields={"cancelled_at": now_iso, "updated_at": now_iso},
-        remove_fields=["due_at", "paused_reason", "resetting_statuses"],
-    )
+    cancelled = ctx.batches.cancel(batch, target, now_iso)
     if cancelled is None:
         raise _changed_meanwhile(batch)
     series.run_ended(ctx, cancelled)
@@ -188,11 +156,7 @@ def cancel(ctx: Context, account_id: str, batch_id: str) -> dict[str, Any]:
         # No new Map child starts; children already waiting are answered by their calls or
         # time out. Dial messages still queued find the batch cancelled and skip.
         run_pass = RunPass(batch_id=batch.id, run=batch.run_number, pass_number=batch.pass_number)
-        arn = ctx.settings.state_machine_arn.replace(":stateMachine:", ":execution:")
-        try:
-            ctx.sfn.stop_execution(executionArn=f"{arn}:{run_pass.execution_name}", cause="Batch cancelled")
-        except ctx.sfn.exceptions.ExecutionDoesNotExist:
-            pass
+        ctx.executions.stop_pass(run_pass, cause="Batch cancelled")
     # A big list: the scheduler skips the rest, a tick at a time.
     skipped, finished = skip_pending_or_hand_over(ctx, batch.id, CANCEL_SKIP_BUDGET_SECONDS)
     return {
@@ -206,13 +170,7 @@ def cancel(ctx: Context, account_id: str, batch_id: str) -> dict[str, Any]:
 def pause(ctx: Context, account_id: str, batch_id: str, reason: str = "manual") -> dict[str, Any]:
     batch = get_owned_batch(ctx, account_id, batch_id)
     target = next_status(batch.status, A.PAUSE)
-    paused = ctx.batches.update_status(
-        batch.id,
-        from_statuses=[batch.status],
-        to_status=target,
-        set_fields={"paused_reason": reason, "updated_at": ctx.now_iso()},
-        remove_fields=["due_at"],
-    )
+    paused = ctx.batches.pause(batch, target, reason, ctx.now_iso())
     if paused is None:
         raise _changed_meanwhile(batch)
     return {"success": True, "message": "Batch paused"}
@@ -222,14 +180,7 @@ def resume(ctx: Context, account_id: str, batch_id: str, *, via_start: bool = Fa
     batch = get_owned_batch(ctx, account_id, batch_id)
     target = next_status(batch.status, A.START if via_start else A.RESUME)
     _require_active_caller(ctx, batch)
-    resumed = ctx.batches.update_status(
-        batch.id,
-        from_statuses=[B.PAUSED],
-        to_status=target,
-        set_fields={"updated_at": ctx.now_iso()},
-        remove_fields=["paused_reason"],
-        expect={"run_number": batch.run_number},
-    )
+    resumed = ctx.batches.resume(batch, target, ctx.now_iso())
     if resumed is None:
         raise _changed_meanwhile(batch)
     continue_run(ctx, resumed)
@@ -274,13 +225,7 @@ def update(ctx: Context, account_id: str, request: UpdateBatchRequest) -> Batch:
         message = "can only be changed on a recurring series"
         raise InvalidRequest(f"recurrence {message}", [{"field": "recurrence_type", "message": message}])
     fields["updated_at"] = ctx.now_iso()
-    updated = ctx.batches.update_status(
-        batch.id,
-        from_statuses=[batch.status],
-        to_status=batch.status,
-        set_fields=fields,
-        remove_fields=removed,
-    )
+    updated = ctx.batches.edit(batch, fields, removed)
     if updated is None:
         raise _changed_meanwhile(batch)
     return updated

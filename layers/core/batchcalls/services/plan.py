@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import json
-import tempfile
+from collections.abc import Iterator
 
 from batchcalls.domain.concurrency import batch_slots
 from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.models.messages import PlanResult, RunPass
 from batchcalls.services.context import Context
+from batchcalls.store.files import manifest_key
 
 
 def plan_pass(ctx: Context, run_pass: RunPass) -> PlanResult:
     settings = ctx.settings
-    key = f"manifests/{run_pass.batch_id}/r{run_pass.run}-p{run_pass.pass_number}.json"
+    key = manifest_key(run_pass.batch_id, run_pass.run, run_pass.pass_number)
     empty = PlanResult(
-        bucket=settings.manifest_bucket,
+        bucket=ctx.manifests.bucket,
         key=key,
         count=0,
         max_concurrency=1,
@@ -24,28 +24,9 @@ def plan_pass(ctx: Context, run_pass: RunPass) -> PlanResult:
     batch = ctx.batches.get(run_pass.batch_id)
     if batch is None or batch.status is not BatchStatus.RUNNING or batch.run_number != run_pass.run:
         return empty
-    # The number travels with the message so the dialer needs no read to dial it. Recipients
-    # waiting for a later time (their window, their redial) stay out of this pass. The JSON
-    # array is written item by item to a spooled file (8 MiB in memory, then /tmp): a pass of
-    # a million recipients never sits in memory whole.
-    now_iso = ctx.now_iso()
-    count = 0
-    with tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+b") as manifest:
-        manifest.write(b"[")
-        for ref in ctx.recipients.pending_keys(batch.id):
-            if ref.next_attempt_at and ref.next_attempt_at > now_iso:
-                continue
-            if count:
-                manifest.write(b",")
-            manifest.write(json.dumps({"rk": ref.sk, "to": ref.phone_number}).encode())
-            count += 1
-        manifest.write(b"]")
-        if not count:
-            return empty
-        manifest.seek(0)
-        ctx.s3.upload_fileobj(
-            manifest, settings.manifest_bucket, key, ExtraArgs={"ContentType": "application/json"}
-        )
+    count = ctx.manifests.write_manifest(key, _callable_now(ctx, batch.id))
+    if not count:
+        return empty
     account = ctx.accounts.get_account(batch.user_id)
     account_max = account.max_concurrency if account else settings.default_max_concurrency
     return empty.model_copy(
@@ -54,3 +35,13 @@ def plan_pass(ctx: Context, run_pass: RunPass) -> PlanResult:
             "max_concurrency": batch_slots(account_max, batch.reserved_concurrency, batch.max_concurrency),
         }
     )
+
+
+def _callable_now(ctx: Context, batch_id: str) -> Iterator[dict[str, str]]:
+    """The manifest's entries: the pending recipients not waiting for a later time (their
+    window, their redial). The number travels with the message so the dialer needs no read to
+    dial it."""
+    now_iso = ctx.now_iso()
+    for ref in ctx.recipients.pending_keys(batch_id):
+        if not (ref.next_attempt_at and ref.next_attempt_at > now_iso):
+            yield {"rk": ref.sk, "to": ref.phone_number}

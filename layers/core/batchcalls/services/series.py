@@ -16,17 +16,19 @@ each run is a child batch cloned from it at an anchored occurrence.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from batchcalls.domain import recurrence as rules
 from batchcalls.domain.clock import iso, parse_iso
 from batchcalls.domain.errors import Conflict, InvalidRequest
-from batchcalls.domain.lifecycle import FINAL, BatchAction, BatchStatus, next_status
+from batchcalls.domain.lifecycle import FINAL, BatchAction, BatchStatus, PausedReason, next_status
 from batchcalls.models.domain import Batch, Recipient
 from batchcalls.services.access import get_owned_batch
 from batchcalls.services.context import Context
 from batchcalls.services.runs import continue_run
+from batchcalls.store.batches import SeriesClaim
 
 B = BatchStatus
 A = BatchAction
@@ -34,6 +36,9 @@ A = BatchAction
 # While a run is still going the parent looks again this often (the run's end also makes it
 # due at once, this is only the safety net).
 RECHECK = timedelta(minutes=1)
+# A claimed occurrence whose run was never made is made late by at most this much; older, it
+# was missed (its series was paused meanwhile) and the series goes on to the next.
+CLAIM_GRACE = timedelta(minutes=15)
 ACTIVE_RUN = (B.DRAFT, B.SCHEDULED, B.RUNNING, B.PAUSED)
 
 
@@ -70,29 +75,22 @@ def spawn_next(ctx: Context, parent: Batch) -> Batch | None:
     anchor = parse_iso(parent.recurrence_anchor_at)
     if parent.recurrence_last_index >= 0:
         last = ctx.batches.get(child_id(parent.id, parent.recurrence_last_index))
-        if last is None:  # claimed by a spawner that died before it made the run
+        if last is None:  # claimed by a spawner that died (or the series paused) before the run
             at = rules.occurrence_at(rule, anchor, parent.timezone, parent.recurrence_last_index)
-            return _start(ctx, _create_child(ctx, parent, parent.recurrence_last_index, at))
-        if last.status in ACTIVE_RUN:
+            if at >= now - CLAIM_GRACE:
+                return _start(ctx, _create_child(ctx, parent, parent.recurrence_last_index, at))
+            # Long past (a series paused meanwhile): missed, like any occurrence nobody ran.
+        elif last.status in ACTIVE_RUN:
             _due(ctx, parent, iso(now + RECHECK))  # one run at a time: look again later
             return None
     upcoming = _upcoming(rule, parent, anchor, now)
     if upcoming is None:
         _complete(ctx, parent)
         return None
-    claimed = ctx.batches.update_status(
-        parent.id,
-        from_statuses=[B.RECURRING],
-        to_status=B.RECURRING,
-        # Due again in a minute: the safety net should the run's end not make it due (or
-        # should this spawner die before the run below exists).
-        set_fields={
-            "recurrence_last_index": upcoming.index,
-            "updated_at": ctx.now_iso(),
-            "due_at": iso(max(now, upcoming.at) + RECHECK),
-        },
-        add_fields={"recurrence_run_count": 1},
-        expect={"recurrence_last_index": parent.recurrence_last_index},
+    # Due again in a minute: the safety net should the run's end not make it due (or should
+    # this spawner die before the run below exists).
+    claimed = ctx.batches.claim_occurrence(
+        parent, upcoming.index, due_at=iso(max(now, upcoming.at) + RECHECK), now=ctx.now_iso()
     )
     if claimed is None:
         return None  # another spawner claimed this step of the series first
@@ -112,13 +110,16 @@ def _upcoming(rule: rules.Recurrence, parent: Batch, anchor: datetime, now: date
     )
 
 
-def _start(ctx: Context, child: Batch) -> Batch:
+def _start(ctx: Context, child: Batch | None) -> Batch | None:
+    if child is None:
+        return None
     if child.status is B.RUNNING:
         continue_run(ctx, child)  # a second start of the same pass is a no-op
     return ctx.batches.get(child.id) or child
 
 
-def _create_child(ctx: Context, parent: Batch, index: int, at: datetime) -> Batch:
+def _create_child(ctx: Context, parent: Batch, index: int, at: datetime) -> Batch | None:
+    """The run of occurrence ``index``; None when the series stopped spawning since the claim."""
     run_id = child_id(parent.id, index)
     now = ctx.clock()
     now_iso = iso(now)
@@ -179,28 +180,20 @@ def _create_child(ctx: Context, parent: Batch, index: int, at: datetime) -> Batc
         )
         for template in ctx.recipients.in_batch(parent.id)
     ]
-    if not ctx.batches.create(child, recipients):
-        # Made before, by a spawner that died after making it or by one recovering the same
-        # claim: the existing run is the run, and create changed nothing of it.
-        return ctx.batches.get(run_id) or child
+    if not ctx.batches.create(child, recipients, run_of=SeriesClaim(parent.id, index)):
+        # Made before (by a spawner that died after making it, or one recovering the same
+        # claim: the existing run is the run, and create changed nothing of it), or the series
+        # was cancelled or paused since the claim (no run).
+        return ctx.batches.get(run_id)
     return child
 
 
 def _due(ctx: Context, parent: Batch, at: str) -> None:
-    ctx.batches.update_status(
-        parent.id, from_statuses=[parent.status], to_status=parent.status, set_fields={"due_at": at}
-    )
+    ctx.batches.make_due(parent.id, parent.status, at)
 
 
 def _complete(ctx: Context, parent: Batch) -> None:
-    now_iso = ctx.now_iso()
-    ctx.batches.update_status(
-        parent.id,
-        from_statuses=[B.RECURRING],
-        to_status=next_status(parent.status, A.COMPLETE),
-        set_fields={"completed_at": now_iso, "updated_at": now_iso},
-        remove_fields=["due_at"],
-    )
+    ctx.batches.complete_series(parent, next_status(parent.status, A.COMPLETE), ctx.now_iso())
 
 
 def run_ended(ctx: Context, run: Batch) -> None:
@@ -215,16 +208,7 @@ def run_ended(ctx: Context, run: Batch) -> None:
 def pause_series(ctx: Context, account_id: str, batch_id: str) -> dict[str, Any]:
     parent = _owned_parent(ctx, account_id, batch_id)
     target = next_status(parent.status, A.PAUSE_SERIES, is_series_parent=True)
-    if (
-        ctx.batches.update_status(
-            parent.id,
-            from_statuses=[parent.status],
-            to_status=target,
-            set_fields={"paused_reason": "manual", "updated_at": ctx.now_iso()},
-            remove_fields=["due_at"],
-        )
-        is None
-    ):
+    if ctx.batches.pause(parent, target, PausedReason.MANUAL, ctx.now_iso()) is None:
         raise Conflict("The series changed while this request ran; please retry")
     return {"success": True, "message": "Series paused: no new runs start; a run in progress continues"}
 
@@ -232,46 +216,43 @@ def pause_series(ctx: Context, account_id: str, batch_id: str) -> dict[str, Any]
 def resume_series(ctx: Context, account_id: str, batch_id: str) -> dict[str, Any]:
     parent = _owned_parent(ctx, account_id, batch_id)
     target = next_status(parent.status, A.RESUME_SERIES, is_series_parent=True)
-    resumed = ctx.batches.update_status(
-        parent.id,
-        from_statuses=[parent.status],
-        to_status=target,
-        set_fields={"due_at": ctx.now_iso(), "updated_at": ctx.now_iso()},
-        remove_fields=["paused_reason"],
-    )
+    resumed = ctx.batches.resume_series(parent, target, ctx.now_iso())
     if resumed is None:
         raise Conflict("The series changed while this request ran; please retry")
     spawn_next(ctx, resumed)
     return {"success": True, "message": "Series resumed"}
 
 
-def cancel_series(ctx: Context, account_id: str, parent: Batch) -> dict[str, Any]:
-    # Imported here: lifecycle's cancel routes a parent to this module.
-    from batchcalls.services.lifecycle import cancel
-
+def cancel_series(
+    ctx: Context, account_id: str, parent: Batch, cancel_run: Callable[[Context, str, str], object]
+) -> dict[str, Any]:
+    """Cancel the series and, with ``cancel_run`` (lifecycle's cancel, which routes a parent
+    here: passed in, not imported), each of its runs that has not ended."""
     target = next_status(parent.status, A.CANCEL, is_series_parent=True)
     now_iso = ctx.now_iso()
-    if (
-        ctx.batches.update_status(
-            parent.id,
-            from_statuses=[parent.status],
-            to_status=target,
-            set_fields={"cancelled_at": now_iso, "updated_at": now_iso},
-            remove_fields=["due_at", "paused_reason"],
-        )
-        is None
-    ):
+    if ctx.batches.cancel(parent, target, now_iso) is None:
         raise Conflict("The series changed while this request ran; please retry")
     cancelled_children = 0
-    for run in ctx.batches.runs_of(parent.id):
+    for run in _runs_to_cancel(ctx, parent):
         if run.status in FINAL:
             continue
         try:
-            cancel(ctx, account_id, run.id)
+            cancel_run(ctx, account_id, run.id)
             cancelled_children += 1
         except Conflict:
             pass  # it ended meanwhile
     return {"success": True, "message": "Series cancelled", "cancelled_children": cancelled_children}
+
+
+def _runs_to_cancel(ctx: Context, parent: Batch) -> list[Batch]:
+    """The series' runs. The listing index is eventually consistent and can miss a run made a
+    moment ago, so the latest claimed run is also read directly (consistently)."""
+    runs = {run.id: run for run in ctx.batches.runs_of(parent.id)}
+    if parent.recurrence_last_index >= 0:
+        latest = ctx.batches.get(child_id(parent.id, parent.recurrence_last_index))
+        if latest is not None:
+            runs[latest.id] = latest
+    return list(runs.values())
 
 
 def _owned_parent(ctx: Context, account_id: str, batch_id: str) -> Batch:

@@ -61,14 +61,7 @@ def settle_pass(ctx: Context, run_pass: RunPass) -> dict[str, object]:
     if batch.status is BatchStatus.PAUSED and pending:
         return {"status": batch.status.value, "pending": pending}  # resume starts the next pass
     if pending == 0 and in_call == 0 and not batch.resetting_statuses:
-        done = ctx.batches.update_status(
-            batch.id,
-            from_statuses=[BatchStatus.RUNNING, BatchStatus.PAUSED],
-            to_status=BatchStatus.COMPLETED,
-            set_fields={"completed_at": now_iso, "updated_at": now_iso},
-            remove_fields=["due_at", "paused_reason"],
-            expect={"run_number": run_pass.run},
-        )
+        done = ctx.batches.complete_run(batch.id, run_pass.run, now_iso)
         if done is not None:
             series.run_ended(ctx, done)
         return {"status": (done.status if done else batch.status).value, "pending": 0}
@@ -77,13 +70,7 @@ def settle_pass(ctx: Context, run_pass: RunPass) -> dict[str, object]:
     # next pass when it is due.
     if batch.status is BatchStatus.RUNNING and pause_outside_window(ctx, batch):
         return {"status": BatchStatus.PAUSED.value, "pending": pending, "paused_reason": OUTSIDE_WINDOW}
-    ctx.batches.update_status(
-        batch.id,
-        from_statuses=[BatchStatus.RUNNING],
-        to_status=BatchStatus.RUNNING,
-        set_fields={"due_at": next_pass.at(), "updated_at": now_iso},
-        expect={"run_number": run_pass.run, "pass_number": run_pass.pass_number},
-    )
+    ctx.batches.next_pass_due(batch.id, run_pass.run, run_pass.pass_number, next_pass.at(), now_iso)
     return {"status": batch.status.value, "pending": pending, "in_call": in_call}
 
 

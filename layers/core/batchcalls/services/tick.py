@@ -72,23 +72,12 @@ def handle_due(ctx: Context, batch: Batch, bulk: BulkBudget | None = None) -> bo
         # A big cancelled list: skip more of its pending recipients; done → leave the index.
         _, finished = skip_pending(ctx, batch.id, bulk.left())
         if finished:
-            ctx.batches.update_status(
-                batch.id, from_statuses=[batch.status], to_status=batch.status, remove_fields=["due_at"]
-            )
+            ctx.batches.leave_due_index(batch)
         return True
     if batch.status is BatchStatus.PAUSED and batch.paused_reason == OUTSIDE_WINDOW:
         # Its window opens now: running again, and the next pass dials.
-        resumed = ctx.batches.update_status(
-            batch.id,
-            from_statuses=[BatchStatus.PAUSED],
-            to_status=BatchStatus.RUNNING,
-            set_fields={"updated_at": ctx.now_iso()},
-            remove_fields=["paused_reason", "due_at"],
-            expect={"run_number": batch.run_number, "paused_reason": OUTSIDE_WINDOW},
-        )
+        resumed = ctx.batches.resume_window_open(batch, ctx.now_iso())
         return resumed is not None and continue_run(ctx, resumed)
     # Nothing to do for this status any more: leave the due index.
-    ctx.batches.update_status(
-        batch.id, from_statuses=[batch.status], to_status=batch.status, remove_fields=["due_at"]
-    )
+    ctx.batches.leave_due_index(batch)
     return False

@@ -23,6 +23,7 @@ from urllib.parse import unquote_plus
 from batchcalls.domain.clock import iso, parse_iso
 from batchcalls.domain.csv_import import CsvFileError, CsvRecipient, RowResult, RowTally, iter_rows
 from batchcalls.domain.errors import InvalidRequest
+from batchcalls.domain.imports import ImportResult, ImportStatus
 from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.domain.phone import region_code
 from batchcalls.models.api import UploadBatchRequest, batch_out
@@ -34,7 +35,7 @@ from batchcalls.store.files import parse_upload_key, upload_key
 
 logger = logging.getLogger(__name__)
 
-WAITING, IMPORTING, COMPLETED, FAILED = "waiting_for_upload", "importing", "completed", "failed"
+WAITING, IMPORTING, COMPLETED, FAILED = (s.value for s in ImportStatus)
 CSV_CONTENT_TYPE = "text/csv"
 MAX_REPORTED = 500  # invalid rows, duplicates and suppressed numbers listed (all are counted)
 WRITE_CHUNK = 500  # recipients checked against the suppression list and written together
@@ -176,6 +177,38 @@ def import_upload(
     if batch is None:
         return "nothing_to_do"
     options = batch.import_options or {}
+    skip_invalid = bool(options.get("skip_invalid"))
+    try:
+        report = _read(ctx, batch, key, time_left, continuing=continuing)
+    except ImportAbandoned:
+        _abandoned(ctx, batch)
+        return "abandoned"
+    except ImportContinues:
+        return "continues"
+    except Exception as exc:
+        if not last_attempt:
+            if continuing is None:
+                _release(ctx, batch)  # waiting again: the redelivered event takes it anew
+            raise  # the queue delivers the message again (a continuation resumes its checkpoint)
+        logger.exception("import of batch %s failed for good", batch.id)
+        report = ImportReport(
+            error=f"the import failed ({type(exc).__name__}); upload the file again to a new batch"
+        )
+    if report.error is None and report.invalid_rows and not skip_invalid:
+        report.error = (
+            f"{report.invalid_rows} invalid rows (send skip_invalid: true to import the valid ones)"
+        )
+    if report.error is None and not report.valid:
+        report.error = "the file has no valid recipient"
+    return _finish(ctx, batch, report)
+
+
+def _read(
+    ctx: Context, batch: Batch, key: str, time_left: TimeLeft, *, continuing: str | None
+) -> ImportReport:
+    """Check the file (size, and every row unless ``skip_invalid``), then write its recipients;
+    the report says what was found, with ``error`` for a file that cannot be imported."""
+    options = batch.import_options or {}
     region = str(options.get("default_country") or ctx.settings.default_region)
     skip_invalid = bool(options.get("skip_invalid"))
     checkpoint = _checkpoint(ctx, batch) if continuing else None
@@ -189,25 +222,7 @@ def import_upload(
             report = _write(ctx, batch, key, region, time_left, checkpoint)
     except CsvFileError as exc:
         report.error = str(exc)
-    except ImportAbandoned:
-        _abandoned(ctx, batch)
-        return "abandoned"
-    except ImportContinues:
-        return "continues"
-    except Exception as exc:
-        if not last_attempt:
-            if continuing is None:
-                _release(ctx, batch)  # waiting again: the redelivered event takes it anew
-            raise  # the queue delivers the message again (a continuation resumes its checkpoint)
-        logger.exception("import of batch %s failed for good", batch.id)
-        report.error = f"the import failed ({type(exc).__name__}); upload the file again to a new batch"
-    if report.error is None and report.invalid_rows and not skip_invalid:
-        report.error = (
-            f"{report.invalid_rows} invalid rows (send skip_invalid: true to import the valid ones)"
-        )
-    if report.error is None and not report.valid:
-        report.error = "the file has no valid recipient"
-    return _finish(ctx, batch, report)
+    return report
 
 
 def _begin(ctx: Context, account_id: str, batch_id: str, continuing: str | None) -> Batch | None:
@@ -222,24 +237,10 @@ def _begin(ctx: Context, account_id: str, batch_id: str, continuing: str | None)
     now_iso = ctx.now_iso()
     heartbeat = batch.import_heartbeat_at or batch.import_started_at
     if batch.import_status == WAITING:
-        expect: dict[str, Any] = {"import_status": WAITING}
-    elif batch.import_status == IMPORTING and heartbeat and parse_iso(heartbeat) < ctx.clock() - STALE_IMPORT:
-        expect = {"import_status": IMPORTING, "import_started_at": batch.import_started_at}
-    else:
-        return None  # done, failed, or another import of this file is running now
-    return ctx.batches.update_status(
-        batch_id,
-        from_statuses=[BatchStatus.DRAFT],
-        to_status=BatchStatus.DRAFT,
-        set_fields={
-            "import_status": IMPORTING,
-            "import_started_at": now_iso,
-            "import_heartbeat_at": now_iso,
-            "import_rows_read": 0,
-            "updated_at": now_iso,
-        },
-        expect=expect,
-    )
+        return ctx.batches.take_import(batch, now_iso, stale=False)
+    if batch.import_status == IMPORTING and heartbeat and parse_iso(heartbeat) < ctx.clock() - STALE_IMPORT:
+        return ctx.batches.take_import(batch, now_iso, stale=True)
+    return None  # done, failed, or another import of this file is running now
 
 
 def _checkpoint(ctx: Context, batch: Batch) -> dict[str, Any] | None:
@@ -341,58 +342,34 @@ class ImportAbandoned(Exception):
 
 
 def _release(ctx: Context, batch: Batch) -> None:
-    ctx.batches.update_status(
-        batch.id,
-        from_statuses=[BatchStatus.DRAFT],
-        to_status=BatchStatus.DRAFT,
-        set_fields={"import_status": WAITING},
-        expect={"import_status": IMPORTING, "import_started_at": batch.import_started_at},
-    )
+    ctx.batches.hand_back_import(batch)
 
 
 def _abandoned(ctx: Context, batch: Batch) -> None:
     """Cancelled while importing: the import is over (failed), and the chunk written after the
     cancel's own skipping is skipped by the scheduler (the batch is made due)."""
-    now_iso = ctx.now_iso()
-    ctx.batches.update_status(
-        batch.id,
-        from_statuses=[BatchStatus.CANCELLED],
-        to_status=BatchStatus.CANCELLED,
-        set_fields={"import_status": FAILED, "due_at": now_iso, "updated_at": now_iso},
-        expect={"import_started_at": batch.import_started_at},
-    )
+    ctx.batches.fail_cancelled_import(batch, ctx.now_iso())
 
 
 def _progress(ctx: Context, batch: Batch, rows_read: int) -> None:
-    moved = ctx.batches.update_status(
-        batch.id,
-        from_statuses=[BatchStatus.DRAFT],
-        to_status=BatchStatus.DRAFT,
-        set_fields={"import_rows_read": rows_read, "import_heartbeat_at": ctx.now_iso()},
-        expect={"import_status": IMPORTING, "import_started_at": batch.import_started_at},
-    )
-    if moved is None:
+    if ctx.batches.record_import_progress(batch, rows_read, ctx.now_iso()) is None:
         raise ImportAbandoned(batch.id)
 
 
 def _finish(ctx: Context, batch: Batch, report: ImportReport) -> str:
     ctx.batches.put_import_report(batch.id, report.as_dict())
-    now_iso = ctx.now_iso()
-    fields: dict[str, Any] = {"import_status": FAILED if report.error else COMPLETED, "updated_at": now_iso}
-    if not report.error:
-        fields.update(
+    result = (
+        ImportResult(ImportStatus.FAILED)
+        if report.error
+        else ImportResult(
+            ImportStatus.COMPLETED,
             total_recipients=report.valid,
             duplicates_dropped=report.tally.duplicate_rows,
             suppressed_dropped=report.suppressed_rows,
-            import_rows_read=report.total_rows,
+            rows_read=report.total_rows,
         )
-    done = ctx.batches.update_status(
-        batch.id,
-        from_statuses=[BatchStatus.DRAFT],
-        to_status=BatchStatus.DRAFT,
-        set_fields=fields,
-        expect={"import_status": IMPORTING, "import_started_at": batch.import_started_at},
     )
+    done = ctx.batches.finish_import(batch, result, ctx.now_iso())
     if done is None:
         return "abandoned"
     if report.error:

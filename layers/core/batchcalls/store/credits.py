@@ -36,25 +36,30 @@ class CreditStore:
         item = resp.get("Item")
         return int(deserialize(item).get("balance_micros", 0)) if item else 0
 
-    def change_items(self, entry: LedgerEntry, *, never_below_zero: bool = False) -> list[dict[str, Any]]:
+    def change_items(self, entry: LedgerEntry) -> list[dict[str, Any]]:
         """Transaction items that change the balance by ``entry.amount_micros`` (signed) and
-        write its ledger entry.
+        write its ledger entry: a top-up, a refund, or post-paid call minutes (the call
+        happened, so the debit may leave a small negative balance)."""
+        update = {
+            "TableName": self._table,
+            "Key": self._key(entry.account_id),
+            "UpdateExpression": "SET updated_at = :now ADD balance_micros :amt",
+            "ExpressionAttributeValues": values(amt=entry.amount_micros, now=entry.at),
+        }
+        return [{"Update": update}, self._ledger_put(entry)]
 
-        ``never_below_zero`` makes a debit conditional (the dial fee): the transaction is then
-        cancelled at this item when the balance does not cover it."""
-        update: dict[str, Any] = {"TableName": self._table, "Key": self._key(entry.account_id)}
-        if never_below_zero:
-            assert entry.amount_micros <= 0
-            update |= {
-                "UpdateExpression": "SET balance_micros = balance_micros - :amt, updated_at = :now",
-                "ConditionExpression": "balance_micros >= :amt",
-                "ExpressionAttributeValues": values(amt=-entry.amount_micros, now=entry.at),
-            }
-        else:
-            update |= {
-                "UpdateExpression": "SET updated_at = :now ADD balance_micros :amt",
-                "ExpressionAttributeValues": values(amt=entry.amount_micros, now=entry.at),
-            }
+    def covered_debit_items(self, entry: LedgerEntry) -> list[dict[str, Any]]:
+        """Like ``change_items`` for a debit the balance must cover (the dial fee): the
+        transaction is cancelled at the first item when the balance is below the amount."""
+        if entry.amount_micros > 0:
+            raise ValueError(f"a debit is negative, not {entry.amount_micros}")
+        update = {
+            "TableName": self._table,
+            "Key": self._key(entry.account_id),
+            "UpdateExpression": "SET balance_micros = balance_micros - :amt, updated_at = :now",
+            "ConditionExpression": "balance_micros >= :amt",
+            "ExpressionAttributeValues": values(amt=-entry.amount_micros, now=entry.at),
+        }
         return [{"Update": update}, self._ledger_put(entry)]
 
     def credit(self, entry: LedgerEntry) -> bool:

@@ -112,22 +112,28 @@ def decode_cursor(cursor: str, key_names: Sequence[str]) -> dict[str, Any]:
     return {k: {"S": str(v)} for k, v in plain.items()}
 
 
-TRANSACTION_ATTEMPTS = 6
+TRANSACTION_ATTEMPTS = 8  # backoff up to ~2.5 s: a throttled table needs a moment
+
+
+# Cancellation reasons worth another try: lost a race with another transaction on the same item
+# (hot items such as a batch's counters or an account's credits), or the table was throttled.
+RETRYABLE_CANCELLATIONS = frozenset(
+    {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
+)
 
 
 def transact_write(client: Any, items: list[dict[str, Any]]) -> None:
-    """TransactWriteItems, tried again when it lost a race with another transaction on the same
-    item (``TransactionConflict``: hot items such as a batch's counters or an account's credits
-    are written by many calls at once, and the SDK does not retry a cancelled transaction).
-    A cancellation for any other reason (a failed condition) is raised at once."""
+    """TransactWriteItems, tried again (with backoff) when it was cancelled only because it
+    lost a race or was throttled: the SDK retries neither once DynamoDB has cancelled the
+    transaction. A cancellation for any other reason (a failed condition) is raised at once."""
     for attempt in range(TRANSACTION_ATTEMPTS):
         try:
             client.transact_write_items(TransactItems=items)
             return
         except Exception as exc:
-            reasons = transaction_cancel_reasons(exc)
-            conflict = "TransactionConflict" in reasons and "ConditionalCheckFailed" not in reasons
-            if not conflict or attempt == TRANSACTION_ATTEMPTS - 1:
+            problems = {reason for reason in transaction_cancel_reasons(exc) if reason not in ("None", "")}
+            retry = bool(problems) and problems <= RETRYABLE_CANCELLATIONS
+            if not retry or attempt == TRANSACTION_ATTEMPTS - 1:
                 raise
             time.sleep(random.uniform(0, 0.02 * 2**attempt))  # full jitter backoff
 

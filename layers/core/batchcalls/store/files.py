@@ -1,14 +1,20 @@
-"""Recipient files in S3: uploads waiting to be imported (``uploads/``) and exports
-(``exports/``), with presigned URLs so the files never pass through API Gateway."""
+"""Files in S3: recipient uploads waiting to be imported (``uploads/``) and exports
+(``exports/``), with presigned URLs so the files never pass through API Gateway; and, in the
+manifest bucket, the JSON manifest a pass's Map reads (``manifests/``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import tempfile
+from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 UPLOAD_PREFIX = "uploads/"
 EXPORT_PREFIX = "exports/"
+MANIFEST_PREFIX = "manifests/"
 CHUNK_BYTES = 1 << 20
+# A manifest is spooled in memory up to this size, then in /tmp.
+MANIFEST_MEMORY_BYTES = 8 << 20
 
 
 def upload_key(account_id: str, batch_id: str) -> str:
@@ -27,12 +33,16 @@ def export_key(account_id: str, batch_id: str, stamp: str) -> str:
     return f"{EXPORT_PREFIX}{account_id}/{batch_id}/{stamp}.csv"
 
 
+def manifest_key(batch_id: str, run: int, pass_number: int) -> str:
+    return f"{MANIFEST_PREFIX}{batch_id}/r{run}-p{pass_number}.json"
+
+
 class FileStore:
-    def __init__(self, client: Any, presigner: Any, bucket: str) -> None:
+    def __init__(self, client: Any, bucket: str, presigner: Any | None = None) -> None:
         self._s3 = client
         # Presigned URLs are signed for the endpoint the user reaches (offline: the local AWS
         # endpoint), which may differ from the one the functions use.
-        self._presigner = presigner
+        self._presigner = presigner or client
         self.bucket = bucket
 
     def presign_put(self, key: str, content_type: str, expires_seconds: int) -> str:
@@ -72,3 +82,21 @@ class FileStore:
     def upload(self, key: str, fileobj: IO[bytes], content_type: str) -> None:
         # upload_fileobj sends big files as a multipart upload, part by part.
         self._s3.upload_fileobj(fileobj, self.bucket, key, ExtraArgs={"ContentType": content_type})
+
+    def write_manifest(self, key: str, entries: Iterable[dict[str, str]]) -> int:
+        """Write ``entries`` at ``key`` as one JSON array; nothing when there are none. Returns
+        how many were written. The array goes item by item through a spooled file: a pass of a
+        million recipients never sits in memory whole."""
+        count = 0
+        with tempfile.SpooledTemporaryFile(max_size=MANIFEST_MEMORY_BYTES, mode="w+b") as manifest:
+            manifest.write(b"[")
+            for entry in entries:
+                if count:
+                    manifest.write(b",")
+                manifest.write(json.dumps(entry).encode())
+                count += 1
+            manifest.write(b"]")
+            if count:
+                manifest.seek(0)
+                self.upload(key, manifest, "application/json")
+        return count

@@ -4,7 +4,8 @@ The conditions here are what make the engine safe under duplicate SQS deliveries
 repeated or reordered provider callbacks:
 
 * ``claim``      pending → calling, once per pass (the ticket names the attempt), bumps
-                 ``attempts``, only while the batch runs this run. Only one
+                 ``attempts``, only while the batch runs this run and the number is not on
+                 the do-not-call list, with the dial fee in the same transaction. Only one
                  delivery of a dial message can win it, so no recipient is dialed twice.
 * ``advance``    forward-only move between non-final statuses of the *current* attempt.
 * ``finish``     the one final transition of an attempt, in the same transaction as the batch
@@ -21,7 +22,6 @@ calls whose final status never came without scanning anything.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from enum import Enum
 from typing import Any, NamedTuple
 
 from batchcalls.domain.recipient_status import (
@@ -30,8 +30,9 @@ from batchcalls.domain.recipient_status import (
     counter_field,
     statuses_before,
 )
-from batchcalls.models.domain import Recipient
+from batchcalls.models.domain import ClaimOutcome, DialClaim, LedgerEntry, Recipient
 from batchcalls.store import keys
+from batchcalls.store.credits import CreditStore
 from batchcalls.store.dynamo import (
     deserialize,
     due_keys,
@@ -43,6 +44,7 @@ from batchcalls.store.dynamo import (
     values,
 )
 from batchcalls.store.mapping import recipient_from_item
+from batchcalls.store.suppression import SuppressionStore
 
 
 class PendingRef(NamedTuple):
@@ -64,14 +66,6 @@ class InflightRef(NamedTuple):
     sk: str
 
 
-class Claim(Enum):
-    CLAIMED = "claimed"
-    NOT_PENDING = "not_pending"  # another delivery dealt with it (or it is final)
-    BATCH_NOT_RUNNING = "batch_not_running"  # cancelled, paused or re-run since it was read
-    INSUFFICIENT_CREDITS = "insufficient_credits"  # the balance does not cover the dial fee
-    SUPPRESSED = "suppressed"  # the number is on the account's do-not-call list
-
-
 FINAL_STATUSES = [s for s in RecipientStatus if s in TERMINAL]
 
 _IN_CALL = [
@@ -91,6 +85,10 @@ class RecipientStore:
     def __init__(self, client: Any, table: str) -> None:
         self._db = client
         self._table = table
+        # The account's credits and do-not-call list live in the same table: a claim, and
+        # every ending that bills or refunds, changes them in the recipient's own transaction.
+        self._credits = CreditStore(client, table)
+        self._suppression = SuppressionStore(client, table)
 
     def _key(self, batch_id: str, sk: str) -> dict[str, Any]:
         return serialize({"pk": keys.batch_pk(batch_id), "sk": sk})
@@ -247,106 +245,91 @@ class RecipientStore:
             vals,
         )
 
-    def claim(
-        self,
-        batch_id: str,
-        run: int,
-        sk: str,
-        ticket: str,
-        task_token: str,
-        now: str,
-        account_id: str,
-        slot_holder: str,
-        stuck_after: str,
-        suppression_check: dict[str, Any],
-        fee_micros: int = 0,
-        fee_items: Sequence[dict[str, Any]] = (),
-    ) -> Claim:
+    def claim(self, claim: DialClaim, fee: LedgerEntry | None = None) -> ClaimOutcome:
         """pending → calling for this pass, only while the batch is running this run.
 
         One transaction: the batch check makes "no dial starts after a cancel or pause" hold
         even for a dialer that read the batch a moment before it changed. The pass's ticket then
         names this attempt (one claim per pass): callbacks and later writes are conditioned on it.
-        ``fee_items`` (the conditional dial-fee debit and its ledger entry) ride in the same
-        transaction, so a fee is taken exactly when a claim wins — a replayed delivery pays
-        nothing, and no claim wins without its fee. ``suppression_check`` fails the claim when
-        the number is on the account's do-not-call list, however recently it was added. Until
-        the attempt ends the recipient sits in the sparse ``due`` index (``INFLIGHT#`` shards)
-        at ``stuck_after``, where the stuck-call sweep finds it if no final status arrives.
-        """
+        ``fee`` (the dial fee, a debit the balance must cover, with its ledger entry) rides in
+        the same transaction, so a fee is taken exactly when a claim wins — a replayed delivery
+        pays nothing, and no claim wins without its fee. A check that the number is not on the
+        account's do-not-call list fails the claim however recently it was added. Until the
+        attempt ends the recipient sits in the sparse ``due`` index (``INFLIGHT#`` shards) at
+        ``stuck_after``, where the stuck-call sweep finds it if no final status arrives.
+
+        Each item is paired with what its failed condition means; the first that failed is
+        the outcome (the batch before the recipient, before the number, before the fee)."""
+        fee_micros = -fee.amount_micros if fee is not None else 0
+        checked: list[tuple[ClaimOutcome, dict[str, Any]]] = [
+            (ClaimOutcome.BATCH_NOT_RUNNING, self._batch_runs_check(claim.batch_id, claim.run)),
+            (ClaimOutcome.NOT_PENDING, self._claim_update(claim, fee_micros)),
+            (
+                ClaimOutcome.SUPPRESSED,
+                self._suppression.suppressed_check(claim.account_id, claim.phone_number),
+            ),
+        ]
+        if fee is not None:
+            checked += [
+                (ClaimOutcome.INSUFFICIENT_CREDITS, item) for item in self._credits.covered_debit_items(fee)
+            ]
         try:
-            transact_write(
-                self._db,
-                [
-                    {
-                        "ConditionCheck": {
-                            "TableName": self._table,
-                            "Key": serialize({"pk": keys.batch_pk(batch_id), "sk": keys.BATCH_META}),
-                            "ConditionExpression": "#s = :running AND run_number = :run",
-                            "ExpressionAttributeNames": {"#s": "status"},
-                            "ExpressionAttributeValues": values(running="running", run=run),
-                        }
-                    },
-                    {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": self._key(batch_id, sk),
-                            "UpdateExpression": (
-                                "SET #s = :calling, ticket = :t, task_token = :tok, attempted_at = :now, "
-                                "account_id = :acct, slot_holder = :holder, due_shard = :ishard, due_at = :stuck, "
-                                "updated_at = :now ADD attempts :one, cost_micros :fee REMOVE call_id, answered_at, next_attempt_at, "
-                                "completed_at, duration_seconds, answered_by, error_message"
-                            ),
-                            "ConditionExpression": (
-                                "#s = :pending AND (attribute_not_exists(ticket) OR ticket <> :t)"
-                            ),
-                            "ExpressionAttributeNames": {"#s": "status"},
-                            "ExpressionAttributeValues": values(
-                                calling=RecipientStatus.CALLING.value,
-                                pending=RecipientStatus.PENDING.value,
-                                t=ticket,
-                                tok=task_token,
-                                now=now,
-                                one=1,
-                                acct=account_id,
-                                holder=slot_holder,
-                                fee=fee_micros,
-                                ishard=keys.inflight_shard(batch_id, sk),
-                                stuck=stuck_after,
-                            ),
-                        }
-                    },
-                    suppression_check,
-                    *fee_items,
-                ],
-            )
+            transact_write(self._db, [item for _, item in checked])
         except Exception as exc:
-            reasons = transaction_cancel_reasons(exc)
-            failed = [r == "ConditionalCheckFailed" for r in reasons]
-            if not any(failed):
+            refused = _first_refused(exc, [outcome for outcome, _ in checked])
+            if refused is None:
                 raise
-            if failed[0]:
-                return Claim.BATCH_NOT_RUNNING
-            if failed[1]:
-                return Claim.NOT_PENDING
-            if failed[2]:
-                return Claim.SUPPRESSED
-            return Claim.INSUFFICIENT_CREDITS
-        return Claim.CLAIMED
+            return refused
+        return ClaimOutcome.CLAIMED
+
+    def _batch_runs_check(self, batch_id: str, run: int) -> dict[str, Any]:
+        return {
+            "ConditionCheck": {
+                "TableName": self._table,
+                "Key": serialize({"pk": keys.batch_pk(batch_id), "sk": keys.BATCH_META}),
+                "ConditionExpression": "#s = :running AND run_number = :run",
+                "ExpressionAttributeNames": {"#s": "status"},
+                "ExpressionAttributeValues": values(running="running", run=run),
+            }
+        }
+
+    def _claim_update(self, claim: DialClaim, fee_micros: int) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": self._key(claim.batch_id, claim.sk),
+                "UpdateExpression": (
+                    "SET #s = :calling, ticket = :t, task_token = :tok, attempted_at = :now, "
+                    "account_id = :acct, slot_holder = :holder, due_shard = :ishard, due_at = :stuck, "
+                    "updated_at = :now ADD attempts :one, cost_micros :fee REMOVE call_id, answered_at, next_attempt_at, "
+                    "completed_at, duration_seconds, answered_by, error_message"
+                ),
+                "ConditionExpression": "#s = :pending AND (attribute_not_exists(ticket) OR ticket <> :t)",
+                "ExpressionAttributeNames": {"#s": "status"},
+                "ExpressionAttributeValues": values(
+                    calling=RecipientStatus.CALLING.value,
+                    pending=RecipientStatus.PENDING.value,
+                    t=claim.ticket,
+                    tok=claim.task_token,
+                    now=claim.attempted_at,
+                    one=1,
+                    acct=claim.account_id,
+                    holder=claim.slot_holder,
+                    fee=fee_micros,
+                    ishard=keys.inflight_shard(claim.batch_id, claim.sk),
+                    stuck=claim.stuck_after,
+                ),
+            }
+        }
 
     def release_claim(
-        self,
-        batch_id: str,
-        sk: str,
-        ticket: str,
-        now: str,
-        refund_micros: int = 0,
-        refund_items: Sequence[dict[str, Any]] = (),
+        self, batch_id: str, sk: str, ticket: str, now: str, refund: LedgerEntry | None = None
     ) -> bool:
         """calling → pending when no call was placed (a transient provider failure, a batch
-        that cannot dial), so a later delivery or a re-run may dial. ``refund_items`` (the dial
-        fee given back, with its ledger entry) ride in the same transaction: the claim's fee
-        is returned exactly when the claim is."""
+        that cannot dial), so a later delivery or a re-run may dial. ``refund`` (the dial fee
+        given back, with its ledger entry) rides in the same transaction: the claim's fee is
+        returned exactly when the claim is."""
+        cost, refund_items = self._charge(refund)
         return self._transact_if_first_holds(
             [
                 {
@@ -365,13 +348,21 @@ class RecipientStore:
                             now=now,
                             a=ticket,
                             minus=-1,
-                            refund=-refund_micros,
+                            refund=cost,
                         ),
                     }
                 },
                 *refund_items,
             ]
         )
+
+    def _charge(self, entry: LedgerEntry | None) -> tuple[int, list[dict[str, Any]]]:
+        """What ``entry`` adds to the recipient's ``cost_micros`` (a debit of the balance is a
+        cost, a refund takes one back) and the items that change the balance and write the
+        entry; nothing without an entry."""
+        if entry is None:
+            return 0, []
+        return -entry.amount_micros, self._credits.change_items(entry)
 
     def set_call_id(self, batch_id: str, sk: str, ticket: str, call_id: str) -> bool:
         return self._update(
@@ -420,14 +411,14 @@ class RecipientStore:
         status: RecipientStatus,
         fields: dict[str, Any],
         now: str,
-        charge_micros: int = 0,
-        charge_items: Sequence[dict[str, Any]] = (),
+        charge: LedgerEntry | None = None,
         attempt: dict[str, Any] | None = None,
     ) -> bool:
         """The final transition of an attempt, once; adds to the batch counter in one transaction,
-        with the call's charge (``charge_items``: the debit and its ledger entry) when it has one —
+        with the call's ``charge`` (the balance change and its ledger entry) when it has one —
         so a call is billed exactly once however often its final status arrives."""
         placeholders, before = _in_list("b", _IN_CALL)
+        charge_micros, charge_items = self._charge(charge)
         return self._final(
             batch_id,
             sk,
@@ -449,13 +440,13 @@ class RecipientStore:
         attempt: dict[str, Any],
         next_attempt_at: str,
         now: str,
-        charge_micros: int = 0,
-        charge_items: Sequence[dict[str, Any]] = (),
+        charge: LedgerEntry | None = None,
     ) -> bool:
         """End the attempt ``ticket`` without a final status: the recipient is pending again
         until ``next_attempt_at`` (a redial), the attempt is kept in its history, and no batch
-        counter moves (counters count final outcomes only)."""
+        counter moves (counters count final outcomes only). ``charge`` as in ``finish``."""
         placeholders, before = _in_list("b", _IN_CALL)
+        charge_micros, charge_items = self._charge(charge)
         vals: dict[str, Any] = {
             ":pending": RecipientStatus.PENDING.value,
             ":next": next_attempt_at,
@@ -495,13 +486,13 @@ class RecipientStore:
         ticket: str,
         real: dict[str, Any],
         now: str,
-        charge_micros: int = 0,
-        charge_items: Sequence[dict[str, Any]] = (),
+        charge: LedgerEntry | None = None,
     ) -> bool:
         """Write the provider's final status into history entry ``index`` — the attempt
         ``ticket``, ended without it — with the call's charge in the same transaction; once:
         only while that entry has no ``late_final_status_at``. The recipient's status, counters,
         slot and token stay as that ending left them (only its cost and ``updated_at`` move)."""
+        charge_micros, charge_items = self._charge(charge)
         entry = f"attempt_history[{int(index)}]"
         names = {f"#l{i}": field for i, field in enumerate(real)}
         vals = {f":l{i}": value for i, value in enumerate(real.values())}
@@ -672,3 +663,13 @@ class RecipientStore:
                 return False
             raise
         return True
+
+
+def _first_refused(exc: Exception, outcomes: Sequence[ClaimOutcome]) -> ClaimOutcome | None:
+    """The outcome paired with the first transaction item whose condition failed; None when
+    ``exc`` is not a failed condition (it is raised)."""
+    reasons = transaction_cancel_reasons(exc)
+    for outcome, reason in zip(outcomes, reasons, strict=False):
+        if reason == "ConditionalCheckFailed":
+            return outcome
+    return None

@@ -1,0 +1,135 @@
+"""A batch that changes between the dialer's read and its claim: the claim transaction refuses
+(the batch no longer runs this run), gives the slot back, takes no fee, and the dial decides
+again from the batch as it is now — once (real DynamoDB semantics, moto)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+import pytest
+
+from batchcalls.config import get_settings
+from batchcalls.domain.lifecycle import BatchStatus, PausedReason
+from batchcalls.domain.recipient_status import RecipientStatus
+from batchcalls.models.domain import Account, Batch, CallerNumber, Recipient
+from batchcalls.models.messages import DialMessage
+from batchcalls.services import account as account_service
+from batchcalls.services.context import Context
+from batchcalls.services.dial import dial
+from tests.helpers import AUTH_TOKEN, ExecutionsSpy, FakeProvider, answered
+
+CALLER = "+16045557777"
+BALANCE = 1_000_000
+FEE = 5_000
+
+
+class Dialer:
+    """A context whose pacing wait runs ``meanwhile`` once: what happens between the dialer's
+    read of the batch (and its slot) and its claim."""
+
+    def __init__(self) -> None:
+        self.meanwhile: Callable[[], object] | None = None
+        self.provider = FakeProvider(AUTH_TOKEN)
+        settings = get_settings().model_copy(update={"public_base_url": "https://api.example.test/v1"})
+        self.ctx = Context(
+            settings, provider=self.provider, executions=ExecutionsSpy(settings), sleep=self._sleep
+        )
+
+    def _sleep(self, _seconds: float) -> None:
+        meanwhile, self.meanwhile = self.meanwhile, None
+        if meanwhile is not None:
+            meanwhile()
+
+
+@pytest.fixture
+def dialer(quiet_stack: object) -> Dialer:
+    return Dialer()
+
+
+def running_batch(ctx: Context, n: int) -> Batch:
+    """A running batch of ``n`` recipients, of a new account with credits and one call start
+    per second (a second dial right after the first waits for its start)."""
+    account_id = f"acct-{uuid.uuid4().hex[:8]}"
+    ctx.accounts.put_account(Account(id=account_id, max_concurrency=200, calls_per_second=1))
+    ctx.accounts.put_caller_number(account_id, CallerNumber(phone_number=CALLER, agent_id="a"))
+    account_service.add_credits(ctx, account_id, BALANCE, ref="opening")
+    now = ctx.now_iso()
+    batch = Batch(
+        id=str(uuid.uuid4()),
+        user_id=account_id,
+        name="claim",
+        caller_id=CALLER,
+        status=BatchStatus.RUNNING,
+        total_recipients=n,
+        created_at=now,
+        updated_at=now,
+        run_number=1,
+        pass_number=1,
+    )
+    ctx.batches.create(
+        batch,
+        [
+            Recipient(
+                batch_id=batch.id,
+                seq=i + 1,
+                id=str(uuid.uuid4()),
+                phone_number=f"+1415555{i:04d}",
+                sort_order=i,
+            )
+            for i in range(n)
+        ],
+    )
+    return batch
+
+
+def message(batch: Batch, seq: int) -> DialMessage:
+    return DialMessage(batch_id=batch.id, run=1, pass_number=1, rk=f"R#{seq:07d}", task_token=f"tok-{seq}")
+
+
+def test_a_batch_cancelled_before_the_claim_skips_the_recipient_without_a_call_or_a_fee(
+    dialer: Dialer,
+) -> None:
+    ctx = dialer.ctx
+    # Given a running batch whose first call is placed
+    batch = running_batch(ctx, 2)
+    assert dial(ctx, message(batch, 1)) == "dialed"
+
+    # When the batch is cancelled while the second dial waits for its start
+    dialer.meanwhile = lambda: ctx.batches.cancel(batch, BatchStatus.CANCELLED, ctx.now_iso())
+    outcome = dial(ctx, message(batch, 2))
+
+    # Then it decided again from the cancelled batch: skipped, never dialed nor charged
+    assert outcome == "skipped"
+    assert dialer.meanwhile is None  # the claim came after the change
+    assert len(dialer.provider.placed) == 1
+    second = ctx.recipients.get(batch.id, "R#0000002")
+    assert second is not None and second.status is RecipientStatus.SKIPPED
+    assert second.attempts == 0 and second.cost_micros == 0
+    assert ctx.credits.balance(batch.user_id) == BALANCE - FEE
+    assert len(ctx.slots.holders(batch.user_id) or {}) == 1  # only the first call's slot
+    assert answered(ctx) == ["skipped"]
+
+
+def test_a_batch_paused_before_the_claim_defers_the_recipient(dialer: Dialer) -> None:
+    ctx = dialer.ctx
+    # Given a running batch whose first call is placed
+    batch = running_batch(ctx, 2)
+    assert dial(ctx, message(batch, 1)) == "dialed"
+
+    # When the batch is paused while the second dial waits for its start
+    dialer.meanwhile = lambda: ctx.batches.pause(
+        batch, BatchStatus.PAUSED, PausedReason.MANUAL, ctx.now_iso()
+    )
+    outcome = dial(ctx, message(batch, 2))
+
+    # Then it is deferred in this pass: still pending, its slot given back, no fee taken
+    assert outcome == "deferred"
+    second = ctx.recipients.get(batch.id, "R#0000002")
+    assert second is not None and second.status is RecipientStatus.PENDING
+    assert second.ticket == "1:1" and second.attempts == 0
+    assert ctx.credits.balance(batch.user_id) == BALANCE - FEE
+    assert len(ctx.slots.holders(batch.user_id) or {}) == 1
+    # …and a second delivery of the message finds it dealt with
+    assert dial(ctx, message(batch, 2)) == "duplicate"
+    assert answered(ctx) == ["deferred"]

@@ -341,7 +341,7 @@ class Bench:
         request = UploadBatchRequest(
             name=f"bench {label}", caller_id=self.caller_id, status="draft", skip_invalid=skip_invalid
         )
-        batch_id = str(create_upload(self.ctx, self.account_id, request)["batch"]["id"])
+        batch_id = create_upload(self.ctx, self.account_id, request).batch.id
         key = upload_key(self.account_id, batch_id)
         self.s3.put_object(Bucket=self.ctx.settings.files_bucket, Key=key, Body=data, ContentType="text/csv")
         return batch_id, key

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from batchcalls.models.domain import Account, Agent, CallerNumber
+from batchcalls.services.account import add_credits
 from batchcalls.services.auth import hash_api_key
 from batchcalls.services.context import get_context
 
@@ -46,5 +47,6 @@ def seed_demo(api_key: str, calls_per_second: float = 1.0) -> DemoAccount:
     accounts.put_caller_number(
         DEMO_ACCOUNT_ID, CallerNumber(phone_number=DEMO_CALLER_ID, active=True, agent_id=DEMO_AGENT_ID)
     )
-    accounts.put_credits(DEMO_ACCOUNT_ID, DEMO_CREDITS_MICROS)
+    # Through the ledger, like any top-up: the balance always equals the sum of its entries.
+    add_credits(get_context(), DEMO_ACCOUNT_ID, DEMO_CREDITS_MICROS, ref="demo-opening", note="demo account")
     return DemoAccount(DEMO_ACCOUNT_ID, api_key, DEMO_CALLER_ID, DEMO_AGENT_ID)

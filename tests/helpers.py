@@ -1,25 +1,37 @@
-"""Shared test helpers: a recording fake provider, signed callbacks, polling."""
+"""Shared test helpers: the one place a test context is built (``make_context``) with its
+fakes (a recording provider, an executions spy, a hand-set clock), accounts and batches made for
+a test, signed callbacks, polling."""
 
 from __future__ import annotations
 
 import itertools
 import threading
 import time
-from collections.abc import Callable, Mapping
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
 from twilio.request_validator import RequestValidator
 
 from batchcalls import aws
-from batchcalls.config import Settings
-from batchcalls.models.messages import DialOutcome
+from batchcalls.config import Settings, get_settings
+from batchcalls.domain.clock import system_clock
+from batchcalls.domain.lifecycle import BatchStatus
+from batchcalls.models.api import CreateBatchRequest
+from batchcalls.models.domain import Account, Batch, CallerNumber, Recipient
+from batchcalls.models.messages import DialMessage, DialOutcome
+from batchcalls.services import account as account_service
+from batchcalls.services.batches import create_batch
 from batchcalls.services.context import Context
 from batchcalls.store.executions import ExecutionStore
-from batchcalls.telephony.port import CallRequest, PlacedCall, ProviderCall
+from batchcalls.telephony.port import CallRequest, PlacedCall, ProviderCall, TelephonyProvider
+from local.seed import DEMO_ACCOUNT_ID, DEMO_CALLER_ID
 
 T = TypeVar("T")
 AUTH_TOKEN = "test-auth-token"
+CALLER = "+16045557777"  # the caller ID of the accounts new_account makes
+RATE = 20_000  # new_account's per-minute rate: $0.02 per started minute
 
 
 class FakeProvider:
@@ -131,3 +143,142 @@ def set_batch_fields(ctx: Any, batch_id: str, *, remove: tuple[str, ...] = (), *
         ExpressionAttributeValues=serialize({f":f{i}": value for i, value in enumerate(fields.values())}),
     )
     return ctx.batches.get(batch_id)
+
+
+# -- contexts --------------------------------------------------------------------------------
+
+
+def make_context(
+    *,
+    clock: Callable[[], datetime] | None = None,
+    sleep: Callable[[float], None] | None = None,
+    db: Any | None = None,
+    provider: TelephonyProvider | None = None,
+    executions: ExecutionStore | None = None,
+    **settings_overrides: Any,
+) -> Context:
+    """A context on the running stack's settings (``settings_overrides`` on top), whose calls go
+    to a recording FakeProvider and whose task-token answers to an ExecutionsSpy unless given:
+    what a test dials is never placed, what it answers never reaches the stack's executions.
+    ``db`` is the one DynamoDB client every store of the context is built on."""
+    settings = get_settings().model_copy(update=settings_overrides) if settings_overrides else get_settings()
+    return Context(
+        settings,
+        clock=clock or system_clock,
+        sleep=sleep or time.sleep,
+        db=db,
+        provider=provider if provider is not None else FakeProvider(),
+        executions=executions if executions is not None else ExecutionsSpy(settings),
+    )
+
+
+# -- accounts and batches --------------------------------------------------------------------
+
+
+def new_account(
+    ctx: Context, balance: int, *, cps: float = 1000, rate: int = RATE, resume_after_top_up: bool = False
+) -> str:
+    """A new account (200 calls at once, ``cps`` call starts a second) with the caller ID
+    ``CALLER`` and ``balance`` micros of credits put through the ledger."""
+    account_id = f"acct-{uuid.uuid4().hex[:8]}"
+    ctx.accounts.put_account(
+        Account(
+            id=account_id,
+            max_concurrency=200,
+            per_minute_rate_micros=rate,
+            calls_per_second=cps,
+            resume_after_top_up=resume_after_top_up,
+        )
+    )
+    ctx.accounts.put_caller_number(account_id, CallerNumber(phone_number=CALLER, agent_id="a"))
+    if balance:
+        account_service.add_credits(ctx, account_id, balance, ref="opening")
+    return account_id
+
+
+def make_batch(
+    ctx: Context,
+    account_id: str,
+    recipients: int | Sequence[str],
+    *,
+    caller_id: str = CALLER,
+    status: BatchStatus = BatchStatus.RUNNING,
+    name: str = "test batch",
+    **fields: Any,
+) -> Batch:
+    """A batch written straight to the store at run 1, pass 1, as the dialer finds it once a
+    pass is planned (no state machine: the test is the engine). ``recipients`` is the numbers,
+    or how many (+14155550000, +14155550001, …)."""
+    numbers = [f"+1415555{i:04d}" for i in range(recipients)] if isinstance(recipients, int) else recipients
+    now = ctx.now_iso()
+    batch = Batch(
+        id=str(uuid.uuid4()),
+        user_id=account_id,
+        name=name,
+        caller_id=caller_id,
+        status=status,
+        total_recipients=len(numbers),
+        created_at=now,
+        updated_at=now,
+        run_number=1,
+        pass_number=1,
+        **fields,
+    )
+    ctx.batches.create(
+        batch,
+        [
+            Recipient(batch_id=batch.id, seq=i + 1, id=str(uuid.uuid4()), phone_number=number, sort_order=i)
+            for i, number in enumerate(numbers)
+        ],
+    )
+    return batch
+
+
+def create_from_request(ctx: Context, account_id: str = DEMO_ACCOUNT_ID, **body: Any) -> Batch:
+    """A batch made by the create action's service from a request ``body`` (a name, the demo
+    caller ID and one recipient unless given), for the demo account unless told."""
+    request = CreateBatchRequest.model_validate(
+        {
+            "action": "create",
+            "name": "test batch",
+            "caller_id": DEMO_CALLER_ID,
+            "recipients": [{"phone_number": "+14155551234"}],
+            **body,
+        }
+    )
+    return create_batch(ctx, account_id, request)
+
+
+def hourly_series(ctx: Context, first_at: str, **body: Any) -> Batch:
+    """An hourly series of the demo account, two recipients, its first occurrence at
+    ``first_at`` (an ISO time)."""
+    return create_from_request(
+        ctx,
+        name="hourly check-in",
+        send_now=False,
+        scheduled_at=first_at,
+        recurrence_type="hourly",
+        recipients=[{"phone_number": "+14155551234"}, {"phone_number": "+14155551235", "name": "B"}],
+        **body,
+    )
+
+
+def fresh(ctx: Context, batch: Batch) -> Batch:
+    """The batch as stored now."""
+    found = ctx.batches.get(batch.id)
+    assert found is not None
+    return found
+
+
+def dial_message(
+    batch: Batch, seq: int = 1, *, pass_number: int = 1, token: str | None = None
+) -> DialMessage:
+    """The dial queue's message for recipient ``seq`` in pass ``pass_number`` of run 1, with the
+    Map child's task token (one per recipient and pass unless given)."""
+    return DialMessage(
+        batch_id=batch.id,
+        run=1,
+        pass_number=pass_number,
+        rk=f"R#{seq:07d}",
+        task_token=token or f"tok-{seq}-{pass_number}",
+    )

@@ -8,4 +8,7 @@ from batchcalls.services.settle import settle_pass
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return settle_pass(get_context(), RunPass.model_validate(event))
+    # The execution's output: what the pass left the batch as, without the fields that do not apply.
+    return settle_pass(get_context(), RunPass.model_validate(event)).model_dump(
+        mode="json", exclude_none=True
+    )

@@ -29,10 +29,17 @@ class Client:
         assert resp.status_code == 200, resp.text
         return dict(resp.json())
 
+    def create(self, **body: Any) -> dict[str, Any]:
+        """The create action's answer (``{"batch": …}``), which must be a 200."""
+        resp = self.session.post(f"{self.base}/batch-calls", json={"action": "create", **body}, timeout=30)
+        assert resp.status_code == 200, resp.text
+        return dict(resp.json())
+
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[OfflineStack]:
-    options = StackOptions(
+def stack_options() -> StackOptions:
+    """The offline stack a module's tests run on; a module that needs other timings overrides it."""
+    return StackOptions(
         port=0,
         tick_seconds=1,
         sim_env={"LOCAL_SIM_RING_SECONDS": "0.3", "LOCAL_SIM_TALK_SECONDS": "0.6"},
@@ -41,7 +48,12 @@ def stack() -> Iterator[OfflineStack]:
         extra_env={"dial_task_timeout_override_seconds": "30", "next_pass_delay_seconds": "2"},
         demo_calls_per_second=100,  # pacing has its own test; these dial hundreds of numbers
     )
-    with OfflineStack(options) as running:
+
+
+@pytest.fixture(scope="module")
+def stack(stack_options: StackOptions) -> Iterator[OfflineStack]:
+    """The module's stack, with a second account (``OTHER_KEY``) beside the demo one."""
+    with OfflineStack(stack_options) as running:
         accounts = get_context().accounts
         accounts.put_account(Account(id="other-account", name="Other"))
         accounts.put_api_key(hash_api_key(OTHER_KEY), "other-account")

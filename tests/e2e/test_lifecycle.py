@@ -17,15 +17,9 @@ FINAL = {"completed", "failed", "busy", "no_answer", "skipped"}
 
 def create(client: Client, n: int, **extra: Any) -> dict[str, Any]:
     numbers = [f"+1212555{1000 + i:04d}" for i in range(n)]
-    resp = client.action(
-        "create",
-        name=f"lifecycle {n}",
-        caller_id="+16045551234",
-        recipients=[{"phone_number": p} for p in numbers],
-        **extra,
-    )
-    assert resp.status_code == 200, resp.text
-    return dict(resp.json()["batch"])
+    recipients = [{"phone_number": p} for p in numbers]
+    answer = client.create(name=f"lifecycle {n}", caller_id="+16045551234", recipients=recipients, **extra)
+    return dict(answer["batch"])
 
 
 def settled(client: Client, batch_id: str, status: str) -> dict[str, Any] | None:

@@ -3,29 +3,26 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from batchcalls.domain.recipient_status import RANK, RecipientStatus
-from local.stack import OfflineStack, StackOptions
+from local.stack import StackOptions
 from tests.e2e.conftest import Client
-from tests.e2e.test_vertical_slice import EXAMPLE, _create
+from tests.e2e.test_vertical_slice import EXAMPLE
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[OfflineStack]:
+def stack_options() -> StackOptions:
     # Slow enough calls that a poll sees every status even on a busy 2-core machine.
-    options = StackOptions(
+    return StackOptions(
         port=0, tick_seconds=1, sim_env={"LOCAL_SIM_RING_SECONDS": "1.5", "LOCAL_SIM_TALK_SECONDS": "1.5"}
     )
-    with OfflineStack(options) as running:
-        yield running
 
 
 def test_reference_example_runs_to_completion(client: Client) -> None:
-    batch = _create(client, EXAMPLE)
+    batch = client.create(**EXAMPLE)["batch"]
     assert batch["status"] == "running"
     assert batch["total_recipients"] == 2
     assert {"id", "user_id", "caller_id", "completed_count", "failed_count", "created_at"} <= set(batch)

@@ -25,9 +25,7 @@ FEE = 5_000
 
 
 def create(client: Client, **body: Any) -> dict[str, Any]:
-    resp = client.action("create", **{"name": "t", "caller_id": CALLER, **body})
-    assert resp.status_code == 200, resp.text
-    return dict(resp.json())
+    return client.create(**{"name": "t", "caller_id": CALLER, **body})
 
 
 def wait_status(client: Client, batch_id: str, status: str, timeout: float = 90) -> dict[str, Any]:

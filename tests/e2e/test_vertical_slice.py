@@ -47,9 +47,7 @@ def peak_calls(recipients: list[dict[str, Any]]) -> int:
 
 
 def _create(client: Client, body: dict[str, Any]) -> dict[str, Any]:
-    resp = client.session.post(f"{client.base}/batch-calls", json=body, timeout=30)
-    assert resp.status_code == 200, resp.text
-    return dict(resp.json()["batch"])
+    return dict(client.create(**body)["batch"])
 
 
 def test_two_hundred_recipients_never_exceed_five_calls(client: Client, stack: OfflineStack) -> None:

@@ -19,10 +19,10 @@ from botocore.stub import Stubber
 from batchcalls import aws
 from batchcalls.admin import target
 from batchcalls.admin.cli import main
-from batchcalls.config import Settings
 from batchcalls.domain.agent_url import agent_key
 from batchcalls.domain.lifecycle import BatchStatus, PausedReason
 from batchcalls.models.domain import Batch, CallerNumber
+from batchcalls.services import account as account_service
 from batchcalls.services.auth import hash_api_key
 from batchcalls.services.context import Context
 from local.stack import LOCAL_SECRETS, OfflineStack, StackOptions
@@ -54,11 +54,6 @@ class Admin:
 @pytest.fixture
 def admin(quiet_stack: OfflineStack, capsys: pytest.CaptureFixture[str]) -> Admin:
     return Admin(quiet_stack.template.refs["Table"], capsys)
-
-
-@pytest.fixture
-def ctx(quiet_stack: OfflineStack) -> Context:
-    return Context(settings=Settings(table_name=quiet_stack.template.refs["Table"]))
 
 
 def test_the_local_defaults_name_the_offline_stacks_resources(quiet_stack: OfflineStack) -> None:
@@ -431,7 +426,7 @@ def test_another_process_shares_the_stacks_state_through_its_aws_endpoint(
     account = ctx.accounts.get_account(account_id)
     assert account is not None and account.name == "Remote"
 
-    ctx.accounts.put_credits(account_id, 1_234_000)  # written here, read there
+    account_service.add_credits(ctx, account_id, 1_234_000, ref="remote")  # written here, read there
     done = _admin_process(
         "--region",
         REGION,

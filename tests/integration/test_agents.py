@@ -12,24 +12,18 @@ import pytest
 from batchcalls.config import get_settings
 from batchcalls.domain.agent_url import AgentUrlRejected, agent_key, verify
 from batchcalls.domain.errors import InvalidRequest
-from batchcalls.models.api import CreateBatchRequest, UpdateBatchRequest
+from batchcalls.models.api import UpdateBatchRequest
 from batchcalls.models.domain import Account, Agent
 from batchcalls.models.messages import DialMessage
 from batchcalls.services import account as account_service
-from batchcalls.services.batches import create_batch
 from batchcalls.services.context import Context
 from batchcalls.services.dial import dial
 from batchcalls.services.lifecycle import update
 from batchcalls.store.agents import AgentInUse, UnknownAgent
-from local.stack import LOCAL_SECRETS, OfflineStack
-from tests.helpers import FakeProvider, set_batch_fields
+from local.stack import LOCAL_SECRETS
+from tests.helpers import create_from_request, make_context, set_batch_fields
 
 CALLER = "+16045557000"
-
-
-@pytest.fixture
-def ctx(quiet_stack: OfflineStack) -> Context:
-    return Context(get_settings(), provider=FakeProvider())
 
 
 def new_account(ctx: Context, agent_id: str = "agent-main", max_concurrency: int = 10) -> str:
@@ -42,17 +36,9 @@ def new_account(ctx: Context, agent_id: str = "agent-main", max_concurrency: int
 
 
 def create(ctx: Context, account_id: str, **fields: Any) -> str:
-    request = CreateBatchRequest.model_validate(
-        {
-            "action": "create",
-            "name": "agents",
-            "caller_id": CALLER,
-            "status": "draft",
-            "recipients": [{"phone_number": "+14155551234"}],
-            **fields,
-        }
-    )
-    return create_batch(ctx, account_id, request).id
+    return create_from_request(
+        ctx, account_id, **{"name": "agents", "caller_id": CALLER, "status": "draft", **fields}
+    ).id
 
 
 def refused(call: Any, field: str) -> InvalidRequest:
@@ -121,12 +107,14 @@ def test_update_checks_what_create_checks(ctx: Context) -> None:
 def test_the_account_lists_its_agents(ctx: Context) -> None:
     account_id = new_account(ctx, "agent-a")
     assert ctx.agents.add_agent(account_id, Agent(id="agent-b", name="B", description="the second"))
-    view = account_service.account_view(ctx, account_id)["account"]
-    assert [(a["id"], a["name"], a["description"]) for a in view["agents"]] == [
+    view = account_service.account_view(ctx, account_id)
+    assert [(a.id, a.name, a.description) for a in view.agents] == [
         ("agent-a", "Main", None),
         ("agent-b", "B", "the second"),
     ]
-    assert view["caller_ids"] == [{"phone_number": CALLER, "active": True, "agent_id": "agent-a"}]
+    assert [n.model_dump() for n in view.caller_ids] == [
+        {"phone_number": CALLER, "active": True, "agent_id": "agent-a"}
+    ]
 
 
 def test_caller_ids_and_agents_cannot_leave_a_caller_id_naming_a_removed_agent(ctx: Context) -> None:
@@ -191,10 +179,7 @@ def test_without_its_secret_a_dial_fails_before_taking_a_slot_or_a_fee(ctx: Cont
     account_service.add_credits(ctx, account_id, 1_000_000, ref="opening")
     batch_id = create(ctx, account_id)
     set_batch_fields(ctx, batch_id, status="running", run_number=1, pass_number=1)
-    unsigned = Context(
-        settings=get_settings().model_copy(update={"agent_url_secret": "", "agent_url_secret_arn": ""}),
-        provider=FakeProvider(),
-    )
+    unsigned = make_context(agent_url_secret="", agent_url_secret_arn="")
     message = DialMessage(batch_id=batch_id, run=1, pass_number=1, rk="R#0000001", task_token="tok")
     with pytest.raises(RuntimeError, match="AGENT_URL_SECRET"):
         dial(unsigned, message)

@@ -10,25 +10,19 @@ import pytest
 from batchcalls import aws
 from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.domain.recipient_status import RecipientStatus
-from batchcalls.models.api import CreateBatchRequest
-from batchcalls.services.batches import create_batch
 from batchcalls.services.context import get_context
-from local.seed import DEMO_ACCOUNT_ID
 from local.stack import OfflineStack, StackOptions
-from tests.helpers import wait_for
+from tests.helpers import create_from_request, wait_for
 
 
 def _create(numbers: list[str]) -> str:
-    request = CreateBatchRequest.model_validate(
-        {
-            "action": "create",
-            "name": "asl",
-            "caller_id": "+16045551234",
-            "recipients": [{"phone_number": n} for n in numbers],
-            "reserved_concurrency": 18,  # 2 slots
-        }
+    batch = create_from_request(
+        get_context(),
+        name="asl",
+        recipients=[{"phone_number": n} for n in numbers],
+        reserved_concurrency=18,  # 2 slots
     )
-    return create_batch(get_context(), DEMO_ACCOUNT_ID, request).id
+    return batch.id
 
 
 def _finished(batch_id: str) -> object:

@@ -9,17 +9,17 @@ import pytest
 from batchcalls.config import Settings, get_settings
 from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.domain.recipient_status import RecipientStatus
-from batchcalls.models.api import CreateBatchRequest, StartBatchRequest
+from batchcalls.models.api import StartBatchRequest
 from batchcalls.models.domain import Batch
 from batchcalls.models.messages import RunPass
 from batchcalls.services import lifecycle, tick
-from batchcalls.services.batches import create_batch
 from batchcalls.services.bulk import skip_pending
 from batchcalls.services.context import Context
 from batchcalls.store import keys
 from batchcalls.store.dynamo import serialize, values
 from local.seed import DEMO_ACCOUNT_ID
-from tests.helpers import AUTH_TOKEN, ExecutionsSpy, FakeProvider, set_batch_fields
+from local.stack import OfflineStack
+from tests.helpers import ExecutionsSpy, create_from_request, set_batch_fields
 
 
 class PassRecorder(ExecutionsSpy):
@@ -40,22 +40,13 @@ def started(ctx: Context) -> list[str]:
 
 
 @pytest.fixture
-def ctx(quiet_stack: object) -> Context:
-    settings = get_settings()
-    return Context(settings, provider=FakeProvider(AUTH_TOKEN), executions=PassRecorder(settings))
+def executions(quiet_stack: OfflineStack) -> PassRecorder:
+    return PassRecorder(get_settings())  # the ticks' passes are counted, not run
 
 
 def draft(ctx: Context, count: int = 300) -> Batch:
-    request = CreateBatchRequest.model_validate(
-        {
-            "action": "create",
-            "name": "big",
-            "caller_id": "+16045551234",
-            "status": "draft",
-            "recipients": [{"phone_number": f"+1212555{n:04d}"} for n in range(count)],
-        }
-    )
-    return create_batch(ctx, DEMO_ACCOUNT_ID, request)
+    recipients = [{"phone_number": f"+1212555{n:04d}"} for n in range(count)]
+    return create_from_request(ctx, name="big", status="draft", recipients=recipients)
 
 
 def end_with(ctx: Context, batch_id: str, sk: str, status: RecipientStatus, ticket: str) -> None:
@@ -84,7 +75,7 @@ def test_a_cancel_out_of_budget_is_finished_by_the_ticks(
     monkeypatch.setattr(tick, "TICK_SKIP_BUDGET_SECONDS", 0.05)  # a part per tick
 
     answer = lifecycle.cancel(ctx, DEMO_ACCOUNT_ID, batch.id)
-    assert answer["skipped"] == 0 and answer["skipping_in_background"] is True
+    assert answer.skipped == 0 and answer.skipping_in_background is True
     cancelled = ctx.batches.get(batch.id)
     assert cancelled is not None and cancelled.status is BatchStatus.CANCELLED and cancelled.due_at
 
@@ -109,7 +100,7 @@ def test_a_rerun_out_of_budget_resets_in_the_ticks_and_never_twice(
     monkeypatch.setattr(tick, "TICK_SKIP_BUDGET_SECONDS", 0.05)
 
     start = StartBatchRequest.model_validate({"action": "start", "batch_id": batch.id})
-    assert lifecycle.start(ctx, DEMO_ACCOUNT_ID, start)["message"] == "Batch re-started"
+    assert lifecycle.start(ctx, DEMO_ACCOUNT_ID, start).message == "Batch re-started"
     running = ctx.batches.get(batch.id)
     assert running is not None and running.run_number == 2 and running.resetting_statuses
     assert started(ctx) == [f"{batch.id}-r2-p1"]

@@ -7,17 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from batchcalls.config import get_settings
 from batchcalls.domain.clock import iso
 from batchcalls.domain.lifecycle import BatchStatus
-from batchcalls.models.api import CreateBatchRequest
 from batchcalls.models.messages import RunPass
-from batchcalls.services.batches import create_batch
 from batchcalls.services.context import Context
 from batchcalls.services.tick import tick
 from local.seed import DEMO_ACCOUNT_ID
 from local.stack import OfflineStack
-from tests.helpers import Clock, FakeProvider
+from tests.helpers import Clock, create_from_request
 
 # Monday 2026-11-23 20:00 in New York (01:00 UTC on Tuesday).
 MONDAY_EVENING = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
@@ -25,28 +22,18 @@ MONDAY_EVENING = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock(MONDAY_EVENING)
-
-
-@pytest.fixture
-def ctx(quiet_stack: OfflineStack, clock: Clock) -> Context:
-    return Context(get_settings(), clock=clock, provider=FakeProvider())
+    return Clock(MONDAY_EVENING)  # the tests move it to the window's opening
 
 
 def business_hours_batch(ctx: Context) -> str:
-    request = CreateBatchRequest.model_validate(
-        {
-            "action": "create",
-            "name": "business hours",
-            "caller_id": "+16045551234",
-            "timezone": "America/New_York",
-            "window_start_time": "09:00",
-            "window_end_time": "17:00",
-            "window_days": [1, 2, 3, 4, 5],
-            "recipients": [{"phone_number": "+14155551234"}],
-        }
-    )
-    return create_batch(ctx, DEMO_ACCOUNT_ID, request).id
+    return create_from_request(
+        ctx,
+        name="business hours",
+        timezone="America/New_York",
+        window_start_time="09:00",
+        window_end_time="17:00",
+        window_days=[1, 2, 3, 4, 5],
+    ).id
 
 
 def test_created_outside_the_window_it_waits_paused(ctx: Context, quiet_stack: OfflineStack) -> None:

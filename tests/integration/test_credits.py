@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import itertools
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import pytest
 
-from batchcalls.config import get_settings
 from batchcalls.domain.clock import parse_iso
 from batchcalls.domain.lifecycle import BatchStatus, PausedReason
 from batchcalls.domain.recipient_status import RecipientStatus
-from batchcalls.models.domain import Account, Batch, CallerNumber, Recipient
+from batchcalls.models.domain import Batch, Recipient
 from batchcalls.models.messages import DialMessage, LostCall
 from batchcalls.services import account as account_service
 from batchcalls.services.call_status import apply_call_status
@@ -22,64 +19,16 @@ from batchcalls.services.callbacks import status_callback_url
 from batchcalls.services.context import Context
 from batchcalls.services.dial import DialLater, dial
 from batchcalls.services.lost_call import record_lost_call
-from tests.helpers import AUTH_TOKEN, ExecutionsSpy, FakeProvider, answered, sign
+from tests.helpers import RATE, answered, make_batch, new_account, sign
+from tests.helpers import dial_message as message
 
 BASE = "https://api.example.test/v1"
 FEE = 5_000
-RATE = 20_000  # $0.02 per started minute
-CALLER = "+16045557777"
 
 
 @pytest.fixture
-def ctx(quiet_stack: object) -> Context:
-    settings = get_settings().model_copy(update={"public_base_url": BASE})
-    return Context(settings, provider=FakeProvider(AUTH_TOKEN), executions=ExecutionsSpy(settings))
-
-
-def new_account(ctx: Context, balance: int, *, cps: float = 1000, resume_after_top_up: bool = False) -> str:
-    account_id = f"acct-{uuid.uuid4().hex[:8]}"
-    ctx.accounts.put_account(
-        Account(
-            id=account_id,
-            max_concurrency=200,
-            per_minute_rate_micros=RATE,
-            calls_per_second=cps,
-            resume_after_top_up=resume_after_top_up,
-        )
-    )
-    ctx.accounts.put_caller_number(account_id, CallerNumber(phone_number=CALLER, agent_id="a"))
-    if balance:
-        account_service.add_credits(ctx, account_id, balance, ref="opening")
-    return account_id
-
-
-def make_batch(ctx: Context, account_id: str, n: int, **fields: Any) -> Batch:
-    now = ctx.now_iso()
-    batch = Batch(
-        id=str(uuid.uuid4()),
-        user_id=account_id,
-        name="credits",
-        caller_id=CALLER,
-        status=BatchStatus.RUNNING,
-        total_recipients=n,
-        created_at=now,
-        updated_at=now,
-        run_number=1,
-        pass_number=1,
-        **fields,
-    )
-    recipients = [
-        Recipient(
-            batch_id=batch.id, seq=i + 1, id=str(uuid.uuid4()), phone_number=f"+1415555{i:04d}", sort_order=i
-        )
-        for i in range(n)
-    ]
-    ctx.batches.create(batch, recipients)
-    return batch
-
-
-def message(batch: Batch, seq: int) -> DialMessage:
-    return DialMessage(batch_id=batch.id, run=1, pass_number=1, rk=f"R#{seq:07d}", task_token=f"tok-{seq}")
+def settings_overrides() -> dict[str, object]:
+    return {"public_base_url": BASE}  # the callbacks these tests sign are addressed to it
 
 
 def redeliver(ctx: Context, msg: DialMessage) -> str:
@@ -157,8 +106,8 @@ def test_a_top_up_resumes_batches_paused_for_credits_when_the_account_asks(ctx: 
     assert paused is not None and paused.paused_reason == PausedReason.INSUFFICIENT_CREDITS
 
     result = account_service.add_credits(ctx, account_id, 10 * FEE, ref="card-1")
-    assert result["resumed"] == [batch.id]
-    assert result["balance_micros"] == 10 * FEE
+    assert result.resumed == [batch.id]
+    assert result.balance_micros == 10 * FEE
     resumed = ctx.batches.get(batch.id)
     assert resumed is not None and resumed.status is BatchStatus.RUNNING and resumed.paused_reason is None
 
@@ -167,7 +116,7 @@ def test_a_top_up_leaves_the_batch_paused_by_default(ctx: Context) -> None:
     account_id = new_account(ctx, balance=0)
     batch = make_batch(ctx, account_id, 1)
     assert dial(ctx, message(batch, 1)) == "deferred"
-    assert account_service.add_credits(ctx, account_id, FEE)["resumed"] == []
+    assert account_service.add_credits(ctx, account_id, FEE).resumed == []
     still = ctx.batches.get(batch.id)
     assert still is not None and still.status is BatchStatus.PAUSED
 
@@ -177,10 +126,10 @@ def test_the_ledger_pages_newest_first(ctx: Context) -> None:
     for n in range(5):
         account_service.add_credits(ctx, account_id, 1000 + n, ref=f"r{n}")
     first = account_service.ledger_page(ctx, account_id, 3, None)
-    rest = account_service.ledger_page(ctx, account_id, 3, first["next_cursor"])
-    amounts = [e["amount_micros"] for e in first["entries"] + rest["entries"]]
+    rest = account_service.ledger_page(ctx, account_id, 3, first.next_cursor)
+    amounts = [e.amount_micros for e in first.items + rest.items]
     assert amounts == [1004, 1003, 1002, 1001, 1000]
-    assert rest["next_cursor"] is None
+    assert rest.next_cursor is None
 
 
 def test_call_starts_never_exceed_the_accounts_calls_per_second(ctx: Context) -> None:
@@ -260,7 +209,7 @@ def test_a_retried_top_up_with_the_same_ref_is_applied_once(ctx: Context) -> Non
     account_id = new_account(ctx, balance=0)
     first = account_service.add_credits(ctx, account_id, 2_500_000, ref="invoice-42")
     again = account_service.add_credits(ctx, account_id, 2_500_000, ref="invoice-42")
-    assert first["applied"] is True and again["applied"] is False
+    assert first.applied is True and again.applied is False
     assert ctx.credits.balance(account_id) == 2_500_000
     assert len(ctx.credits.ledger_all(account_id)) == 1
 

@@ -4,11 +4,8 @@ numbers, and the importer gives a row the limits of a JSON recipient (issue 11, 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from batchcalls.config import get_settings
 from batchcalls.domain.errors import InvalidRequest
 from batchcalls.domain.recipient_limits import MAX_VARIABLE_CHARS
 from batchcalls.models.api import CreateBatchRequest, SuppressionAddRequest
@@ -16,26 +13,15 @@ from batchcalls.services import batches, suppression, uploads
 from batchcalls.services.context import Context
 from batchcalls.store.files import upload_key
 from local.seed import DEMO_ACCOUNT_ID
-from local.stack import OfflineStack
-from tests.helpers import AUTH_TOKEN, ExecutionsSpy, FakeProvider
-from tests.integration.test_credits import CALLER, new_account
+from tests.helpers import CALLER, new_account
 from tests.integration.test_uploads import draft_upload
 
-
-@pytest.fixture(scope="module")
-def stack(quiet_stack: OfflineStack) -> Iterator[OfflineStack]:
-    # These tests run the import themselves: the stack's importer would race them.
-    for poller in quiet_stack._pollers:
-        if poller.function == "ImporterFunction":
-            poller.stop()
-    yield quiet_stack
+pytestmark = pytest.mark.usefixtures("importer_stopped")  # these tests run the import themselves
 
 
 @pytest.fixture
-def ctx(stack: OfflineStack) -> Context:
-    # A cap of 5 rows, from the settings as deployed ones would give it.
-    settings = get_settings().model_copy(update={"max_recipients_per_request": 5})
-    return Context(settings, provider=FakeProvider(AUTH_TOKEN), executions=ExecutionsSpy(settings))
+def settings_overrides() -> dict[str, object]:
+    return {"max_recipients_per_request": 5}  # a cap of 5 rows, given as deployed settings give it
 
 
 def numbers_csv(count: int, start: int = 0) -> str:
@@ -93,7 +79,7 @@ def test_a_suppression_csv_reads_only_its_numbers(ctx: Context) -> None:
     account_id = new_account(ctx, balance=0)
     text = f"phone,timezone,notes\n+14155556401,Mars/Base,{'v' * 5000}\n"
     added = suppression.add_numbers(ctx, account_id, SuppressionAddRequest(csv=text))
-    assert added == {"added": 1, "invalid": [], "invalid_count": 0}
+    assert added.model_dump() == {"added": 1, "invalid": [], "invalid_count": 0}
     assert ctx.suppression.suppressed(account_id, ["+14155556401"]) == {"+14155556401"}
 
 

@@ -4,22 +4,18 @@ again from the batch as it is now — once (real DynamoDB semantics, moto)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 
 import pytest
 
-from batchcalls.config import get_settings
 from batchcalls.domain.lifecycle import BatchStatus, PausedReason
 from batchcalls.domain.recipient_status import RecipientStatus
-from batchcalls.models.domain import Account, Batch, CallerNumber, Recipient
-from batchcalls.models.messages import DialMessage
-from batchcalls.services import account as account_service
+from batchcalls.models.domain import Batch
 from batchcalls.services.context import Context
 from batchcalls.services.dial import dial
-from tests.helpers import AUTH_TOKEN, ExecutionsSpy, FakeProvider, answered
+from tests.helpers import FakeProvider, answered, make_batch, make_context, new_account
+from tests.helpers import dial_message as message
 
-CALLER = "+16045557777"
 BALANCE = 1_000_000
 FEE = 5_000
 
@@ -30,10 +26,9 @@ class Dialer:
 
     def __init__(self) -> None:
         self.meanwhile: Callable[[], object] | None = None
-        self.provider = FakeProvider(AUTH_TOKEN)
-        settings = get_settings().model_copy(update={"public_base_url": "https://api.example.test/v1"})
-        self.ctx = Context(
-            settings, provider=self.provider, executions=ExecutionsSpy(settings), sleep=self._sleep
+        self.provider = FakeProvider()
+        self.ctx = make_context(
+            sleep=self._sleep, provider=self.provider, public_base_url="https://api.example.test/v1"
         )
 
     def _sleep(self, _seconds: float) -> None:
@@ -50,41 +45,7 @@ def dialer(quiet_stack: object) -> Dialer:
 def running_batch(ctx: Context, n: int) -> Batch:
     """A running batch of ``n`` recipients, of a new account with credits and one call start
     per second (a second dial right after the first waits for its start)."""
-    account_id = f"acct-{uuid.uuid4().hex[:8]}"
-    ctx.accounts.put_account(Account(id=account_id, max_concurrency=200, calls_per_second=1))
-    ctx.accounts.put_caller_number(account_id, CallerNumber(phone_number=CALLER, agent_id="a"))
-    account_service.add_credits(ctx, account_id, BALANCE, ref="opening")
-    now = ctx.now_iso()
-    batch = Batch(
-        id=str(uuid.uuid4()),
-        user_id=account_id,
-        name="claim",
-        caller_id=CALLER,
-        status=BatchStatus.RUNNING,
-        total_recipients=n,
-        created_at=now,
-        updated_at=now,
-        run_number=1,
-        pass_number=1,
-    )
-    ctx.batches.create(
-        batch,
-        [
-            Recipient(
-                batch_id=batch.id,
-                seq=i + 1,
-                id=str(uuid.uuid4()),
-                phone_number=f"+1415555{i:04d}",
-                sort_order=i,
-            )
-            for i in range(n)
-        ],
-    )
-    return batch
-
-
-def message(batch: Batch, seq: int) -> DialMessage:
-    return DialMessage(batch_id=batch.id, run=1, pass_number=1, rk=f"R#{seq:07d}", task_token=f"tok-{seq}")
+    return make_batch(ctx, new_account(ctx, BALANCE, cps=1, rate=0), n)
 
 
 def test_a_batch_cancelled_before_the_claim_skips_the_recipient_without_a_call_or_a_fee(

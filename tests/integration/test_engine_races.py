@@ -4,58 +4,39 @@ reordered callbacks, and forged signatures (real DynamoDB semantics from moto)."
 from __future__ import annotations
 
 import itertools
-import uuid
 
 import pytest
 
-from batchcalls.config import get_settings
 from batchcalls.domain.errors import Forbidden
 from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.domain.recipient_status import RecipientStatus
-from batchcalls.models.domain import Batch, Recipient
-from batchcalls.models.messages import DialMessage
+from batchcalls.models.domain import Batch
 from batchcalls.services.call_status import apply_call_status
 from batchcalls.services.callbacks import status_callback_url
 from batchcalls.services.context import Context
 from batchcalls.services.dial import dial
-from local.seed import DEMO_ACCOUNT_ID
-from tests.helpers import AUTH_TOKEN, ExecutionsSpy, FakeProvider, answered, free_throttles, sign
+from local.seed import DEMO_ACCOUNT_ID, DEMO_CALLER_ID
+from tests import helpers
+from tests.helpers import answered, free_throttles, sign
+from tests.helpers import dial_message as message
 
 BASE = "https://api.example.test/v1"
 
 
 @pytest.fixture
-def ctx(quiet_stack: object) -> Context:
-    settings = get_settings().model_copy(update={"public_base_url": BASE})
-    context = Context(settings, provider=FakeProvider(AUTH_TOKEN), executions=ExecutionsSpy(settings))
-    free_throttles(context, DEMO_ACCOUNT_ID)  # calls these tests dial never end
-    return context
+def settings_overrides() -> dict[str, object]:
+    return {"public_base_url": BASE}  # the callbacks these tests sign are addressed to it
+
+
+@pytest.fixture
+def ctx(ctx: Context) -> Context:
+    free_throttles(ctx, DEMO_ACCOUNT_ID)  # calls these tests dial never end
+    return ctx
 
 
 def make_batch(ctx: Context, numbers: list[str], status: BatchStatus = BatchStatus.RUNNING) -> Batch:
-    now = ctx.now_iso()
-    batch = Batch(
-        id=str(uuid.uuid4()),
-        user_id=DEMO_ACCOUNT_ID,
-        name="race",
-        caller_id="+16045551234",
-        status=status,
-        total_recipients=len(numbers),
-        created_at=now,
-        updated_at=now,
-        run_number=1,
-        pass_number=1,
-    )
-    recipients = [
-        Recipient(batch_id=batch.id, seq=i + 1, id=str(uuid.uuid4()), phone_number=n, sort_order=i)
-        for i, n in enumerate(numbers)
-    ]
-    ctx.batches.create(batch, recipients)
-    return batch
-
-
-def message(batch: Batch, seq: int = 1, token: str = "token-1") -> DialMessage:
-    return DialMessage(batch_id=batch.id, run=1, pass_number=1, rk=f"R#{seq:07d}", task_token=token)
+    """A batch of the demo account, under its caller ID."""
+    return helpers.make_batch(ctx, DEMO_ACCOUNT_ID, numbers, caller_id=DEMO_CALLER_ID, status=status)
 
 
 def callback(ctx: Context, batch: Batch, status: str, ticket: str = "1:1", **extra: str) -> str:

@@ -7,16 +7,10 @@ import uuid
 import pytest
 
 from batchcalls.api.authorizer import authorize
-from batchcalls.config import get_settings
 from batchcalls.services.auth import account_for_authorization, hash_api_key
 from batchcalls.services.context import Context, get_context
 
 METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:api/v1/POST/batch-calls"
-
-
-@pytest.fixture
-def ctx(quiet_stack: object) -> Context:
-    return Context(settings=get_settings())
 
 
 def test_a_revoked_key_is_refused_right_after_the_revoke(ctx: Context) -> None:

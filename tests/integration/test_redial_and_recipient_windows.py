@@ -8,14 +8,10 @@ from typing import Any
 
 import pytest
 
-from batchcalls.config import get_settings
 from batchcalls.domain.clock import iso
 from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.domain.recipient_status import RecipientStatus
-from batchcalls.models.api import CreateBatchRequest
 from batchcalls.models.domain import Batch
-from batchcalls.models.messages import DialMessage
-from batchcalls.services.batches import create_batch
 from batchcalls.services.call_status import apply_call_status
 from batchcalls.services.callbacks import status_callback_url
 from batchcalls.services.context import Context
@@ -24,8 +20,8 @@ from batchcalls.services.lifecycle import cancel
 from batchcalls.services.plan import plan_pass
 from batchcalls.services.settle import NextPass
 from local.seed import DEMO_ACCOUNT_ID
-from local.stack import OfflineStack
-from tests.helpers import AUTH_TOKEN, Clock, FakeProvider, free_throttles, set_batch_fields, sign
+from tests.helpers import Clock, create_from_request, free_throttles, set_batch_fields, sign
+from tests.helpers import dial_message as message
 
 BASE = "https://api.example.test/v1"
 # Tuesday 2026-11-24 15:00 UTC: 10:00 in New York, 07:00 in Los Angeles, 15:00 in London.
@@ -37,43 +33,26 @@ LONDON = "+442071838750"
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock(TUESDAY)
+    return Clock(TUESDAY)  # the zones' local times and the redial delays are the tests' subject
 
 
 @pytest.fixture
-def ctx(quiet_stack: OfflineStack, clock: Clock) -> Context:
-    settings = get_settings().model_copy(update={"public_base_url": BASE})
-    context = Context(settings, clock=clock, provider=FakeProvider(AUTH_TOKEN))
-    free_throttles(context, DEMO_ACCOUNT_ID)  # dialed by hand, with a clock of its own
-    return context
+def settings_overrides() -> dict[str, object]:
+    return {"public_base_url": BASE}  # the callbacks these tests sign are addressed to it
+
+
+@pytest.fixture
+def ctx(ctx: Context) -> Context:
+    free_throttles(ctx, DEMO_ACCOUNT_ID)  # dialed by hand, with a clock of its own
+    return ctx
 
 
 def draft(ctx: Context, recipients: list[dict[str, Any]], **extra: Any) -> Batch:
     """A batch made running by hand at pass 1 (no state machine: the test is the engine)."""
-    request = CreateBatchRequest.model_validate(
-        {
-            "action": "create",
-            "name": "t",
-            "caller_id": "+16045551234",
-            "status": "draft",
-            "recipients": recipients,
-            **extra,
-        }
-    )
-    batch = create_batch(ctx, DEMO_ACCOUNT_ID, request)
+    batch = create_from_request(ctx, name="t", status="draft", recipients=recipients, **extra)
     running = set_batch_fields(ctx, batch.id, status="running", run_number=1, pass_number=1)
     assert running is not None
     return running
-
-
-def message(batch: Batch, seq: int, pass_number: int = 1) -> DialMessage:
-    return DialMessage(
-        batch_id=batch.id,
-        run=1,
-        pass_number=pass_number,
-        rk=f"R#{seq:07d}",
-        task_token=f"t{seq}-{pass_number}",
-    )
 
 
 def callback(ctx: Context, batch: Batch, seq: int, status: str, ticket: str = "1:1", **extra: str) -> str:

@@ -9,20 +9,16 @@ from typing import Any
 
 import pytest
 
-from batchcalls.config import get_settings
 from batchcalls.domain.clock import iso
 from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.domain.recipient_status import RecipientStatus
-from batchcalls.models.api import CreateBatchRequest
 from batchcalls.models.domain import Batch
 from batchcalls.services import series
-from batchcalls.services.batches import create_batch
 from batchcalls.services.context import Context
 from batchcalls.services.lifecycle import cancel
 from batchcalls.services.tick import handle_due
 from local.seed import DEMO_ACCOUNT_ID
-from local.stack import OfflineStack
-from tests.helpers import Clock, FakeProvider, set_batch_fields
+from tests.helpers import Clock, fresh, hourly_series, set_batch_fields
 
 START = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 ANCHOR = START + timedelta(hours=1)
@@ -30,28 +26,11 @@ ANCHOR = START + timedelta(hours=1)
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock(START)
-
-
-@pytest.fixture
-def ctx(quiet_stack: OfflineStack, clock: Clock) -> Context:
-    return Context(get_settings(), clock=clock, provider=FakeProvider())
+    return Clock(START)  # the tests move it from occurrence to occurrence
 
 
 def hourly(ctx: Context, **extra: Any) -> Batch:
-    request = CreateBatchRequest.model_validate(
-        {
-            "action": "create",
-            "name": "hourly check-in",
-            "caller_id": "+16045551234",
-            "send_now": False,
-            "scheduled_at": iso(ANCHOR),
-            "recurrence_type": "hourly",
-            "recipients": [{"phone_number": "+14155551234"}, {"phone_number": "+14155551235", "name": "B"}],
-            **extra,
-        }
-    )
-    return create_batch(ctx, DEMO_ACCOUNT_ID, request)
+    return hourly_series(ctx, iso(ANCHOR), **extra)
 
 
 def run(ctx: Context, parent: Batch, index: int) -> Batch:
@@ -64,12 +43,6 @@ def end_run(ctx: Context, child: Batch) -> None:
     done = set_batch_fields(ctx, child.id, status="completed", remove=("due_at",))
     assert done is not None
     series.run_ended(ctx, done)
-
-
-def fresh(ctx: Context, batch: Batch) -> Batch:
-    found = ctx.batches.get(batch.id)
-    assert found is not None
-    return found
 
 
 def test_create_returns_a_recurring_parent_and_its_first_run(ctx: Context) -> None:
@@ -165,7 +138,7 @@ def test_the_series_ends_at_its_end_date(ctx: Context, clock: Clock) -> None:
 def test_cancel_on_the_parent_cancels_its_active_runs_and_keeps_the_template(ctx: Context) -> None:
     parent = hourly(ctx)
     result = cancel(ctx, DEMO_ACCOUNT_ID, parent.id)
-    assert result["cancelled_children"] == 1
+    assert result.cancelled_children == 1
     assert fresh(ctx, parent).status is BatchStatus.CANCELLED
     assert run(ctx, parent, 0).status is BatchStatus.CANCELLED
     template = list(ctx.recipients.in_batch(parent.id))

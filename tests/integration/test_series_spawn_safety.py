@@ -11,20 +11,16 @@ from typing import Any
 
 import pytest
 
-from batchcalls.config import get_settings
 from batchcalls.domain.clock import iso
 from batchcalls.domain.lifecycle import BatchStatus
-from batchcalls.models.api import CreateBatchRequest
 from batchcalls.models.domain import Batch
 from batchcalls.services import series
-from batchcalls.services.batches import create_batch
 from batchcalls.services.context import Context
 from batchcalls.services.lifecycle import cancel
 from batchcalls.store import keys
 from batchcalls.store.dynamo import serialize
 from local.seed import DEMO_ACCOUNT_ID
-from local.stack import OfflineStack
-from tests.helpers import Clock, FakeProvider, set_batch_fields
+from tests.helpers import Clock, fresh, hourly_series, make_context, set_batch_fields
 
 START = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 ANCHOR = START + timedelta(hours=1)
@@ -35,96 +31,74 @@ class Crash(Exception):
     """The process died here (a Lambda timeout, an OOM kill)."""
 
 
-class CrashingDynamo:
+class HookedDynamo:
+    """A DynamoDB client that numbers its writes and hands each to ``write`` (a subclass's
+    hook, which decides what becomes of it); reads pass through."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+        self.writes = 0
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self._real, name)
+        if name not in WRITES:
+            return target
+
+        def numbered(**kwargs: Any) -> Any:
+            self.writes += 1
+            return self.write(name, lambda: target(**kwargs))
+
+        return numbered
+
+    def write(self, name: str, send: Callable[[], Any]) -> Any:
+        return send()
+
+
+class CrashingDynamo(HookedDynamo):
     """The DynamoDB client of a process that dies at its ``crash_at``-th write: before the write
     reaches DynamoDB, or after it was written but before the caller saw the answer."""
 
     def __init__(self, real: Any, crash_at: int, after: bool) -> None:
-        self._real = real
+        super().__init__(real)
         self._crash_at = crash_at
         self._after = after
-        self.writes = 0
 
-    def __getattr__(self, name: str) -> Any:
-        target = getattr(self._real, name)
-        if name not in WRITES:
-            return target
-
-        def write(**kwargs: Any) -> Any:
-            self.writes += 1
-            if self.writes == self._crash_at:
-                if self._after:
-                    target(**kwargs)
-                raise Crash(f"died at write {self.writes} ({name})")
-            return target(**kwargs)
-
-        return write
+    def write(self, name: str, send: Callable[[], Any]) -> Any:
+        if self.writes != self._crash_at:
+            return send()
+        if self._after:
+            send()
+        raise Crash(f"died at write {self.writes} ({name})")
 
 
-class InterruptedDynamo:
+class InterruptedDynamo(HookedDynamo):
     """The DynamoDB client of a spawner that is overtaken before its ``at``-th write: another
     request (``meanwhile``) runs to its end first, as on a busy account."""
 
     def __init__(self, real: Any, at: int, meanwhile: Callable[[], object]) -> None:
-        self._real = real
+        super().__init__(real)
         self._at = at
         self._meanwhile = meanwhile
-        self.writes = 0
 
-    def __getattr__(self, name: str) -> Any:
-        target = getattr(self._real, name)
-        if name not in WRITES:
-            return target
-
-        def write(**kwargs: Any) -> Any:
-            self.writes += 1
-            if self.writes == self._at:
-                self._meanwhile()
-            return target(**kwargs)
-
-        return write
-
-
-def context(clock: Clock, db: Any | None = None) -> Context:
-    # db: the one client every store of this context is built on
-    return Context(get_settings(), clock=clock, provider=FakeProvider(), db=db)
+    def write(self, name: str, send: Callable[[], Any]) -> Any:
+        if self.writes == self._at:
+            self._meanwhile()
+        return send()
 
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock(START)
-
-
-@pytest.fixture
-def ctx(quiet_stack: OfflineStack, clock: Clock) -> Context:
-    return context(clock)
+    return Clock(START)  # the tests move it from occurrence to occurrence
 
 
 def hourly_parent_with_first_run_ended(ctx: Context) -> Batch:
     """A parent whose run 0 has completed: the next spawn makes run 1 (scheduled, an hour on)."""
-    request = CreateBatchRequest.model_validate(
-        {
-            "action": "create",
-            "name": "hourly check-in",
-            "caller_id": "+16045551234",
-            "send_now": False,
-            "scheduled_at": iso(ANCHOR),
-            "recurrence_type": "hourly",
-            "recipients": [{"phone_number": "+14155551234"}, {"phone_number": "+14155551235", "name": "B"}],
-        }
-    )
-    parent = create_batch(ctx, DEMO_ACCOUNT_ID, request)
+    parent = hourly_series(ctx, iso(ANCHOR))
     first = ctx.batches.get(series.child_id(parent.id, 0))
     assert first is not None
     done = set_batch_fields(ctx, first.id, status="completed", remove=("due_at",))
     assert done is not None
     return fresh(ctx, parent)
-
-
-def fresh(ctx: Context, batch: Batch) -> Batch:
-    found = ctx.batches.get(batch.id)
-    assert found is not None
-    return found
 
 
 def set_recipient_status(ctx: Context, batch_id: str, sk: str, status: str) -> None:
@@ -181,7 +155,7 @@ def test_a_stale_spawner_never_resets_a_live_run(ctx: Context) -> None:
 def test_spawners_that_disagree_on_the_next_occurrence_make_one_run(ctx: Context) -> None:
     # Given two ticks that read the same parent, one of them two hours later than the other
     stale = hourly_parent_with_first_run_ended(ctx)
-    late = context(Clock(ANCHOR + timedelta(hours=2, minutes=1)))
+    late = make_context(clock=Clock(ANCHOR + timedelta(hours=2, minutes=1)))
     # When both spawn (the late one sees occurrence 1 as missed and picks occurrence 3)
     runs = [series.spawn_next(late, stale), series.spawn_next(ctx, stale)]
     # Then only the first to claim made a run
@@ -192,7 +166,11 @@ def test_spawners_that_disagree_on_the_next_occurrence_make_one_run(ctx: Context
 def test_concurrent_spawners_make_one_run(ctx: Context) -> None:
     stale = hourly_parent_with_first_run_ended(ctx)
     with ThreadPoolExecutor(max_workers=8) as pool:
-        made = [r for r in pool.map(lambda _: series.spawn_next(context(Clock(START)), stale), range(8)) if r]
+        made = [
+            r
+            for r in pool.map(lambda _: series.spawn_next(make_context(clock=Clock(START)), stale), range(8))
+            if r
+        ]
     assert len({r.id for r in made}) == 1
     assert_runs(ctx, stale, [1, 2])
     assert statuses(ctx, made[0].id) == ["pending", "pending"]
@@ -211,7 +189,7 @@ def test_a_spawn_that_dies_at_any_write_is_finished_by_the_next(
 ) -> None:
     # Given a spawner that dies at one of its writes
     parent = hourly_parent_with_first_run_ended(ctx)
-    dying = context(clock, CrashingDynamo(ctx.db, crash_at, after))
+    dying = make_context(clock=clock, db=CrashingDynamo(ctx.db, crash_at, after))
     with pytest.raises(Crash):
         series.spawn_next(dying, parent)
     # When the next tick spawns from what the table says now (twice: a tick may be retried)
@@ -244,7 +222,9 @@ def test_conditional_puts_guard_recipients_even_before_the_meta_exists(ctx: Cont
 def test_a_series_cancelled_after_the_claim_gets_no_run(ctx: Context, clock: Clock) -> None:
     # Given a spawner that claimed the next occurrence, overtaken by a cancel of the series
     parent = hourly_parent_with_first_run_ended(ctx)
-    overtaken = context(clock, InterruptedDynamo(ctx.db, 2, lambda: cancel(ctx, DEMO_ACCOUNT_ID, parent.id)))
+    overtaken = make_context(
+        clock=clock, db=InterruptedDynamo(ctx.db, 2, lambda: cancel(ctx, DEMO_ACCOUNT_ID, parent.id))
+    )
     # When it goes on to make the run
     assert series.spawn_next(overtaken, parent) is None
     # Then there is no run a cancelled series would dial
@@ -258,7 +238,7 @@ def test_an_occurrence_claimed_before_a_long_pause_is_missed_not_dialed_late(
     # Given a spawner that died after its claim, and the series paused right then
     parent = hourly_parent_with_first_run_ended(ctx)
     with pytest.raises(Crash):
-        series.spawn_next(context(clock, CrashingDynamo(ctx.db, 2, after=False)), parent)
+        series.spawn_next(make_context(clock=clock, db=CrashingDynamo(ctx.db, 2, after=False)), parent)
     series.pause_series(ctx, DEMO_ACCOUNT_ID, parent.id)
     # When it is resumed days later
     clock.now = START + timedelta(days=3)

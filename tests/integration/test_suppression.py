@@ -3,20 +3,11 @@ a number suppressed after its batch was planned is skipped with no call, no fee 
 
 from __future__ import annotations
 
-import pytest
-
-from batchcalls.config import get_settings
 from batchcalls.domain.recipient_status import RecipientStatus
 from batchcalls.services.context import Context
 from batchcalls.services.dial import SUPPRESSED, dial
-from tests.helpers import AUTH_TOKEN, ExecutionsSpy, FakeProvider
-from tests.integration.test_credits import make_batch, message, new_account
-
-
-@pytest.fixture
-def ctx(quiet_stack: object) -> Context:
-    settings = get_settings()
-    return Context(settings, provider=FakeProvider(AUTH_TOKEN), executions=ExecutionsSpy(settings))
+from tests.helpers import dial_message as message
+from tests.helpers import make_batch, new_account
 
 
 def test_a_number_suppressed_after_planning_is_skipped_without_a_call_or_a_fee(ctx: Context) -> None:

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from batchcalls.config import get_settings
 from batchcalls.domain.recipient_status import RecipientStatus
 from batchcalls.models.domain import Batch
 from batchcalls.services.context import Context
@@ -17,23 +16,15 @@ from batchcalls.services.dial import dial
 from batchcalls.services.sweep import STUCK_CALL, sweep
 from batchcalls.services.tick import tick
 from batchcalls.telephony.port import ProviderCall
-from tests.helpers import AUTH_TOKEN, Clock, ExecutionsSpy, FakeProvider
-from tests.integration.test_credits import RATE, make_batch, message, new_account
+from tests.helpers import RATE, Clock, make_batch, new_account
+from tests.helpers import dial_message as message
 
 START = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock(START)
-
-
-@pytest.fixture
-def ctx(quiet_stack: object, clock: Clock) -> Context:
-    settings = get_settings()
-    return Context(
-        settings, clock=clock, provider=FakeProvider(AUTH_TOKEN), executions=ExecutionsSpy(settings)
-    )
+    return Clock(START)  # the tests move it past a call's maximum time
 
 
 def dialed_batch(ctx: Context, n: int) -> tuple[str, Batch]:

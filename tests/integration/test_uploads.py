@@ -11,7 +11,6 @@ from datetime import timedelta
 
 import pytest
 
-from batchcalls.config import get_settings
 from batchcalls.domain.errors import Conflict
 from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.models.api import UploadBatchRequest
@@ -22,30 +21,16 @@ from batchcalls.services.lifecycle import cancel
 from batchcalls.services.tick import tick
 from batchcalls.store.files import parse_upload_key, upload_key
 from local.seed import DEMO_ACCOUNT_ID
-from local.stack import OfflineStack
-from tests.helpers import AUTH_TOKEN, Clock, ExecutionsSpy, FakeProvider, set_batch_fields
+from tests.helpers import Clock, make_context, set_batch_fields
 
-
-@pytest.fixture(scope="module")
-def stack(quiet_stack: OfflineStack) -> Iterator[OfflineStack]:
-    # These tests run the import themselves: the stack's importer would race them.
-    for poller in quiet_stack._pollers:
-        if poller.function == "ImporterFunction":
-            poller.stop()
-    yield quiet_stack
-
-
-@pytest.fixture
-def ctx(stack: OfflineStack) -> Context:
-    settings = get_settings()
-    return Context(settings, provider=FakeProvider(AUTH_TOKEN), executions=ExecutionsSpy(settings))
+pytestmark = pytest.mark.usefixtures("importer_stopped")  # these tests run the import themselves
 
 
 def draft_upload(ctx: Context, text: str, **extra: object) -> str:
     request = UploadBatchRequest.model_validate(
         {"name": "up", "caller_id": "+16045551234", "status": "draft", **extra}
     )
-    batch_id = str(uploads.create_upload(ctx, DEMO_ACCOUNT_ID, request)["batch"]["id"])
+    batch_id = uploads.create_upload(ctx, DEMO_ACCOUNT_ID, request).batch.id
     ctx.files.upload(upload_key(DEMO_ACCOUNT_ID, batch_id), io.BytesIO(text.encode()), "text/csv")
     return batch_id
 
@@ -180,7 +165,7 @@ def test_an_import_out_of_time_goes_on_in_fresh_invocations(ctx: Context) -> Non
 def test_export_of_a_batch_over_the_limit_is_refused_with_the_reason(ctx: Context) -> None:
     batch_id = draft_upload(ctx, ROWS)
     uploads.import_upload(ctx, upload_key(DEMO_ACCOUNT_ID, batch_id))
-    small = Context(settings=ctx.settings.model_copy(update={"export_max_recipients": 1000}))
+    small = make_context(export_max_recipients=1000)
     with pytest.raises(Conflict, match=r"1200 recipients; export\.csv serves up to 1000"):
         export_batch(small, DEMO_ACCOUNT_ID, batch_id)
 

@@ -12,6 +12,7 @@ from functools import lru_cache
 
 from pydantic import BaseModel
 
+from batchcalls.domain.billing import DIAL_FEE_MICROS
 from batchcalls.domain.recipient_limits import MAX_RECIPIENTS_PER_REQUEST
 
 
@@ -53,7 +54,6 @@ class Settings(BaseModel):
     default_region: str = "US"  # phone-number region for numbers given without +country
     default_timezone: str = "UTC"
     default_max_concurrency: int = 20
-    default_reserved_concurrency: int = 5
     ring_timeout_seconds: int = 30
     max_call_seconds: int = 3600
     # Seconds a Map child waits for a call's final status before its Catch records it lost;
@@ -63,7 +63,7 @@ class Settings(BaseModel):
     # A call still without a final status this long after its Map child gave up on it (no
     # child at all after a cancel) is reconciled by the scheduler's stuck-call sweep.
     stuck_call_grace_seconds: int = 300
-    dial_fee_micros: int = 5000
+    dial_fee_micros: int = DIAL_FEE_MICROS
     # After a pass, recipients it deferred get the next pass this much later.
     next_pass_delay_seconds: int = 30
     # CSV rows in one request (JSON lists stop at the same number in the API's schema).

@@ -28,7 +28,7 @@ from batchcalls.domain.billing import MICROS_PER_DOLLAR, dollars
 from batchcalls.domain.csv_import import canonical_timezone
 from batchcalls.domain.errors import InvalidRequest, NotFound
 from batchcalls.domain.phone import InvalidPhoneNumber, to_e164
-from batchcalls.models.api import AGENT_ID
+from batchcalls.models.api import AGENT_ID, account_out, ledger_page_out
 from batchcalls.models.domain import Account, Agent
 from batchcalls.services import account as account_service
 from batchcalls.services.auth import hash_api_key
@@ -261,7 +261,7 @@ def cmd_update_account(ctx: OperatorContext, args: argparse.Namespace, io: Outpu
 
 def _account_document(ctx: OperatorContext, account_id: str) -> dict[str, Any]:
     account = _require_account(ctx, account_id)
-    view: dict[str, Any] = account_service.account_view(ctx, account_id)["account"]
+    view = account_out(account_service.account_view(ctx, account_id)).model_dump(mode="json")
     # account_view shows the zone in effect; say whether it is the account's or the default.
     view["timezone_source"] = "account" if account.timezone else "default"
     keys = ctx.accounts.api_keys(account_id)
@@ -432,11 +432,11 @@ def cmd_add_credits(ctx: OperatorContext, args: argparse.Namespace, io: Output) 
             "account_id": args.account,
             "amount_micros": args.amount,
             "amount": dollars(args.amount),
-            "balance_micros": result["balance_micros"],
-            "balance": dollars(result["balance_micros"]),
-            "resumed_batches": result["resumed"],
+            "balance_micros": result.balance_micros,
+            "balance": dollars(result.balance_micros),
+            "resumed_batches": result.resumed,
             # False: a top-up with this --ref was applied before, so this one changed nothing.
-            "applied": result["applied"],
+            "applied": result.applied,
         }
     )
     return EXIT_OK
@@ -448,7 +448,7 @@ def cmd_ledger(ctx: OperatorContext, args: argparse.Namespace, io: Output) -> in
         page = account_service.ledger_page(ctx, args.account, args.limit, args.cursor)
     except InvalidRequest as exc:
         raise Failure(EXIT_BAD_INPUT, f"--cursor: {exc.message}") from exc
-    io.json({"account_id": args.account, **page})
+    io.json({"account_id": args.account, **ledger_page_out(page).model_dump(mode="json")})
     return EXIT_OK
 
 

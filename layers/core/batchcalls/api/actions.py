@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any, get_args
 
@@ -11,6 +12,8 @@ from batchcalls.api.errors import from_error_list
 from batchcalls.domain.errors import InvalidRequest
 from batchcalls.models.api import (
     ActionRequest,
+    ActionResult,
+    BatchSpec,
     CancelBatchRequest,
     CreateBatchRequest,
     GetBatchRequest,
@@ -19,6 +22,7 @@ from batchcalls.models.api import (
     PauseBatchRequest,
     PauseSeriesRequest,
     PreviewBatchRequest,
+    PreviewResponse,
     ResumeBatchRequest,
     ResumeSeriesRequest,
     StartBatchRequest,
@@ -30,13 +34,14 @@ from batchcalls.services import account, batches, idempotency, lifecycle, series
 from batchcalls.services.context import Context
 from batchcalls.services.recipient_list import MAX_REPORTED
 
+# A handler answers the JSON body: services answer models and entities, mapped here.
 Handler = Callable[[Context, str, Any], dict[str, Any]]
 _ACTION_REQUEST: TypeAdapter[Any] = TypeAdapter(ActionRequest)
 
 
 def _create(ctx: Context, account_id: str, request: CreateBatchRequest) -> dict[str, Any]:
     if request.dry_run:
-        return batches.preview_batch(ctx, account_id, request)
+        return _preview(ctx, account_id, request)
     batch, listing = batches.create_batch_with_report(ctx, account_id, request)
     out: dict[str, Any] = {"batch": batch_out(batch)}
     if listing.suppressed:
@@ -44,12 +49,12 @@ def _create(ctx: Context, account_id: str, request: CreateBatchRequest) -> dict[
     if series.is_series_parent(batch):
         first = ctx.batches.get(series.child_id(batch.id, 0))
         out["first_run"] = batch_out(first) if first else None
-    out["estimate"] = account.cost_estimate(ctx, account_id, batch.total_recipients)
+    out["estimate"] = dataclasses.asdict(account.cost_estimate(ctx, account_id, batch.total_recipients))
     return out
 
 
-def _preview(ctx: Context, account_id: str, request: PreviewBatchRequest) -> dict[str, Any]:
-    return batches.preview_batch(ctx, account_id, request)
+def _preview(ctx: Context, account_id: str, request: BatchSpec) -> dict[str, Any]:
+    return PreviewResponse(preview=batches.preview_batch(ctx, account_id, request)).model_dump(mode="json")
 
 
 def _get(ctx: Context, account_id: str, request: GetBatchRequest) -> dict[str, Any]:
@@ -86,28 +91,33 @@ def _update(ctx: Context, account_id: str, request: UpdateBatchRequest) -> dict[
     return {"batch": batch_out(lifecycle.update(ctx, account_id, request))}
 
 
+def _result(result: ActionResult) -> dict[str, Any]:
+    # Only what the action reports: start has no skipped count, cancel no cancelled_children.
+    return result.model_dump(mode="json", exclude_none=True)
+
+
 def _start(ctx: Context, account_id: str, request: StartBatchRequest) -> dict[str, Any]:
-    return lifecycle.start(ctx, account_id, request)
+    return _result(lifecycle.start(ctx, account_id, request))
 
 
 def _cancel(ctx: Context, account_id: str, request: CancelBatchRequest) -> dict[str, Any]:
-    return lifecycle.cancel(ctx, account_id, request.batch_id)
+    return _result(lifecycle.cancel(ctx, account_id, request.batch_id))
 
 
 def _pause(ctx: Context, account_id: str, request: PauseBatchRequest) -> dict[str, Any]:
-    return lifecycle.pause(ctx, account_id, request.batch_id)
+    return _result(lifecycle.pause(ctx, account_id, request.batch_id))
 
 
 def _resume(ctx: Context, account_id: str, request: ResumeBatchRequest) -> dict[str, Any]:
-    return lifecycle.resume(ctx, account_id, request.batch_id)
+    return _result(lifecycle.resume(ctx, account_id, request.batch_id))
 
 
 def _pause_series(ctx: Context, account_id: str, request: PauseSeriesRequest) -> dict[str, Any]:
-    return series.pause_series(ctx, account_id, request.batch_id)
+    return _result(series.pause_series(ctx, account_id, request.batch_id))
 
 
 def _resume_series(ctx: Context, account_id: str, request: ResumeSeriesRequest) -> dict[str, Any]:
-    return series.resume_series(ctx, account_id, request.batch_id)
+    return _result(series.resume_series(ctx, account_id, request.batch_id))
 
 
 HANDLERS: dict[type[BaseModel], Handler] = {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -85,7 +84,3 @@ def parse(model: type[M], data: Any) -> M:
         return model.model_validate(data)
     except ValidationError as exc:
         raise from_validation_error(exc) from exc
-
-
-def json_error(status: int, message: str) -> tuple[int, str]:
-    return status, json.dumps({"error": message})

@@ -30,11 +30,17 @@ from batchcalls.models.api import (
     RecipientsPageRequest,
     SuppressionAdded,
     SuppressionAddRequest,
+    SuppressionCheck,
     SuppressionPage,
+    SuppressionRemoved,
     UploadBatchRequest,
     UploadResponse,
     _RecipientStatusName,
+    account_out,
     batch_out,
+    ledger_page_out,
+    recipient_out,
+    upload_target,
 )
 from batchcalls.services import account, batches, export, idempotency, suppression, uploads
 from batchcalls.services.context import get_context
@@ -185,7 +191,10 @@ def _add_batch_routes(app: APIGatewayRestResolver) -> None:
         tags=["Batch calls"],
     )
     def create_upload(request: Annotated[UploadBatchRequest, Body()]) -> Response[str]:
-        return _json(200, uploads.create_upload(get_context(), _account_id(app), request))
+        upload = uploads.create_upload(get_context(), _account_id(app), request)
+        return _json(
+            200, {"batch": batch_out(upload.batch), "upload": upload_target(upload).model_dump(mode="json")}
+        )
 
     @app.get(
         "/batch-calls/<batch_id>/export.csv",
@@ -205,8 +214,8 @@ def _add_batch_routes(app: APIGatewayRestResolver) -> None:
         return Response(
             status_code=303,
             content_type=content_types.APPLICATION_JSON,
-            body=json.dumps(out),
-            headers={"Location": out["url"]},
+            body=json.dumps(out.model_dump(mode="json")),
+            headers={"Location": out.url},
         )
 
     @app.get(
@@ -248,7 +257,15 @@ def _add_batch_routes(app: APIGatewayRestResolver) -> None:
         request = RecipientsPageRequest(
             status=status, cursor=cursor, updated_since=updated_since, limit=limit
         )
-        return _json(200, batches.recipients_page(get_context(), _account_id(app), batch_id, request))
+        page = batches.recipients_page(get_context(), _account_id(app), batch_id, request)
+        return _json(
+            200,
+            {
+                "recipients": [recipient_out(r) for r in page.items],
+                "next_cursor": page.next_cursor,
+                "server_time": page.server_time,
+            },
+        )
 
 
 def _add_account_routes(app: APIGatewayRestResolver) -> None:
@@ -262,7 +279,8 @@ def _add_account_routes(app: APIGatewayRestResolver) -> None:
         tags=["Account"],
     )
     def get_account() -> Response[str]:
-        return _json(200, account.account_view(get_context(), _account_id(app)))
+        view = account.account_view(get_context(), _account_id(app))
+        return _json(200, AccountResponse(account=account_out(view)).model_dump(mode="json"))
 
     @app.get(
         "/account/ledger",
@@ -277,7 +295,8 @@ def _add_account_routes(app: APIGatewayRestResolver) -> None:
         cursor: Annotated[str | None, Query(max_length=400)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> Response[str]:
-        return _json(200, account.ledger_page(get_context(), _account_id(app), limit, cursor))
+        page = account.ledger_page(get_context(), _account_id(app), limit, cursor)
+        return _json(200, ledger_page_out(page).model_dump(mode="json"))
 
 
 def _add_suppression_routes(app: APIGatewayRestResolver) -> None:
@@ -294,7 +313,9 @@ def _add_suppression_routes(app: APIGatewayRestResolver) -> None:
         cursor: Annotated[str | None, Query(max_length=400)] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> Response[str]:
-        return _json(200, suppression.page(get_context(), _account_id(app), limit, cursor))
+        page = suppression.page(get_context(), _account_id(app), limit, cursor)
+        # exclude_unset: an entry without a reason has no reason field (as it is stored).
+        return _json(200, page.model_dump(mode="json", exclude_unset=True))
 
     @app.post(
         "/account/suppression",
@@ -312,25 +333,34 @@ def _add_suppression_routes(app: APIGatewayRestResolver) -> None:
         tags=["Suppression"],
     )
     def add_suppressed(request: Annotated[SuppressionAddRequest, Body()]) -> Response[str]:
-        return _json(200, suppression.add_numbers(get_context(), _account_id(app), request))
+        added = suppression.add_numbers(get_context(), _account_id(app), request)
+        return _json(200, added.model_dump(mode="json"))
 
     @app.get(
         "/account/suppression/<phone_number>",
         summary="Whether a number is on the do-not-call list (404 if not)",
-        responses={200: {"description": "It is"}, **_errors(400, 401, 404)},
+        responses={
+            200: {"description": "It is", "content": {"application/json": {"model": SuppressionCheck}}},
+            **_errors(400, 401, 404),
+        },
         tags=["Suppression"],
     )
     def get_suppressed(phone_number: str) -> Response[str]:
-        return _json(200, suppression.get_number(get_context(), _account_id(app), phone_number))
+        number = suppression.get_number(get_context(), _account_id(app), phone_number)
+        return _json(200, SuppressionCheck(phone_number=number, suppressed=True).model_dump(mode="json"))
 
     @app.delete(
         "/account/suppression/<phone_number>",
         summary="Take a number off the do-not-call list (404 if it was not on it)",
-        responses={200: {"description": "Removed"}, **_errors(400, 401, 404)},
+        responses={
+            200: {"description": "Removed", "content": {"application/json": {"model": SuppressionRemoved}}},
+            **_errors(400, 401, 404),
+        },
         tags=["Suppression"],
     )
     def remove_suppressed(phone_number: str) -> Response[str]:
-        return _json(200, suppression.remove_number(get_context(), _account_id(app), phone_number))
+        number = suppression.remove_number(get_context(), _account_id(app), phone_number)
+        return _json(200, SuppressionRemoved(removed=number).model_dump(mode="json"))
 
 
 def _add_service_routes(app: APIGatewayRestResolver) -> None:

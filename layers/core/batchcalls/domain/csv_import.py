@@ -94,6 +94,8 @@ TIMEZONE_COLUMNS = ("timezone", "time_zone", "tz")
 TEMPLATE_COLUMNS = ("name", "first_name", "last_name", "phone_number", "timezone", "company")
 TEMPLATE_EXAMPLE = ("Jane Doe", "Jane", "Doe", "+14155550123", "America/Los_Angeles", "Acme Inc")
 
+# Invalid rows, duplicates (and suppressed numbers) a report lists; all of them are counted.
+MAX_REPORTED = 1000
 DELIMITERS = (",", ";", "\t")  # in order of preference on a tie
 CHUNK_BYTES = 64 * 1024
 # A line or a record longer than this is a CsvFileError: no recipient's row is near that long
@@ -183,7 +185,7 @@ class RowTally:
     invalid row; ``invalid`` and ``duplicates`` keep the first ``limit`` of each (all are
     counted), ``truncated`` says some were left out."""
 
-    limit: int | None = 1000
+    limit: int | None = MAX_REPORTED
     invalid: list[RowError] = field(default_factory=list)
     duplicates: list[DuplicateRow] = field(default_factory=list)
     invalid_rows: int = 0

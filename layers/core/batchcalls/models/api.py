@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from batchcalls.domain.billing import dollars
 from batchcalls.domain.recipient_limits import (
     MAX_NAME_CHARS,
     MAX_PHONE_CHARS,
@@ -23,7 +24,8 @@ from batchcalls.domain.recipient_limits import (
 )
 from batchcalls.domain.recipient_status import UI_LABELS
 from batchcalls.domain.retry import RetryPolicy
-from batchcalls.models.domain import Batch, Recipient
+from batchcalls.models.domain import Batch, LedgerEntry, Recipient
+from batchcalls.models.results import AccountView, ImportSummary, NewUpload, Page, RecipientReport
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
@@ -429,7 +431,8 @@ class RecipientOut(BaseModel):
 
 
 class CostEstimateOut(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # from_attributes: made from the domain's CostEstimate as it is.
+    model_config = ConfigDict(extra="forbid", from_attributes=True)
     recipients: int
     dial_fee_micros: int
     estimated_cost_micros: int = Field(description="recipients × dial fee (call minutes come on top)")
@@ -450,7 +453,7 @@ class BatchResponse(BaseModel):
     suppressed: list[str] | None = Field(
         default=None, description="create only: numbers left out because they are on the do-not-call list"
     )
-    import_report: dict[str, Any] | None = Field(
+    import_report: ImportSummary | None = Field(
         default=None, description="batches from an uploaded file: the import's report (when it ended)"
     )
 
@@ -526,6 +529,17 @@ class SuppressionAdded(BaseModel):
     invalid_count: int
 
 
+class SuppressionCheck(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    phone_number: str = Field(description="the number as E.164")
+    suppressed: Literal[True]
+
+
+class SuppressionRemoved(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    removed: str = Field(description="the number taken off the list, as E.164")
+
+
 class AccountResponse(BaseModel):
     model_config = ConfigDict(extra="forbid")
     account: AccountOut
@@ -558,7 +572,7 @@ class GetBatchResponse(BaseModel):
         default=None,
         description="more than 1,000 recipients: the rest at GET /batch-calls/{id}/recipients?cursor=…",
     )
-    import_report: dict[str, Any] | None = Field(
+    import_report: ImportSummary | None = Field(
         default=None, description="batches from an uploaded file: the import's report (when it ended)"
     )
 
@@ -574,14 +588,8 @@ class ListRunsResponse(BaseModel):
     runs: list[BatchOut]
 
 
-class PreviewOut(BaseModel):
+class PreviewOut(RecipientReport):
     model_config = ConfigDict(extra="forbid")
-    total_rows: int
-    valid: int
-    invalid_rows: int
-    invalid: list[dict[str, Any]] = Field(description="{row, column, reason} (the first 1,000)")
-    duplicate_rows: int
-    duplicates: list[dict[str, Any]] = Field(description="{row, phone_number, first_row} (the first 1,000)")
     estimate: CostEstimateOut
     eta_seconds: int = Field(description="at the batch's concurrency and the account's pacing, 60 s a call")
     would_create: bool
@@ -645,3 +653,48 @@ def recipient_out(recipient: Recipient) -> dict[str, Any]:
     out["status"] = recipient.status.value
     out["status_label"] = UI_LABELS[recipient.status]
     return out
+
+
+def upload_target(upload: NewUpload) -> UploadTarget:
+    return UploadTarget(
+        url=upload.url,
+        method="PUT",
+        headers={"Content-Type": upload.content_type},
+        expires_at=upload.expires_at,
+        max_bytes=upload.max_bytes,
+    )
+
+
+def account_out(view: AccountView) -> AccountOut:
+    account = view.account
+    return AccountOut(
+        id=account.id,
+        name=account.name,
+        timezone=view.timezone,
+        balance_micros=view.balance_micros,
+        balance=dollars(view.balance_micros),
+        dial_fee_micros=view.dial_fee_micros,
+        per_minute_rate_micros=account.per_minute_rate_micros,
+        max_concurrency=account.max_concurrency,
+        calls_per_second=account.calls_per_second,
+        resume_after_top_up=account.resume_after_top_up,
+        caller_ids=[CallerIdOut(**number.model_dump()) for number in view.caller_ids],
+        agents=[AgentOut(**agent.model_dump()) for agent in view.agents],
+    )
+
+
+def ledger_entry_out(entry: LedgerEntry) -> LedgerEntryOut:
+    return LedgerEntryOut(
+        at=entry.at,
+        ref=entry.ref,
+        kind=entry.kind,
+        amount_micros=entry.amount_micros,
+        batch_id=entry.batch_id,
+        recipient_id=entry.recipient_id,
+        call_id=entry.call_id,
+        note=entry.note,
+    )
+
+
+def ledger_page_out(page: Page[LedgerEntry]) -> LedgerPage:
+    return LedgerPage(entries=[ledger_entry_out(e) for e in page.items], next_cursor=page.next_cursor)

@@ -2,66 +2,51 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
-from batchcalls.domain.billing import dollars, estimate
+from batchcalls.domain.billing import CostEstimate, estimate
 from batchcalls.domain.errors import InvalidRequest, NotFound, invalid_cursor
 from batchcalls.domain.lifecycle import BatchStatus, PausedReason
 from batchcalls.models.domain import Account, Batch, LedgerEntry
+from batchcalls.models.results import AccountView, Page, TopUp
 from batchcalls.services.context import Context
 from batchcalls.services.lifecycle import resume
 
 logger = logging.getLogger(__name__)
 
 
-def account_view(ctx: Context, account_id: str) -> dict[str, Any]:
+def account_view(ctx: Context, account_id: str) -> AccountView:
     account = ctx.accounts.get_account(account_id)
     if account is None:
         raise NotFound("Account not found")
-    balance = ctx.credits.balance(account_id)
-    return {
-        "account": {
-            "id": account.id,
-            "name": account.name,
-            "timezone": account.timezone or ctx.settings.default_timezone,
-            "balance_micros": balance,
-            "balance": dollars(balance),
-            "dial_fee_micros": ctx.settings.dial_fee_micros,
-            "per_minute_rate_micros": account.per_minute_rate_micros,
-            "max_concurrency": account.max_concurrency,
-            "calls_per_second": account.calls_per_second,
-            "resume_after_top_up": account.resume_after_top_up,
-            "caller_ids": [n.model_dump() for n in ctx.accounts.caller_numbers(account_id)],
-            "agents": [a.model_dump() for a in ctx.agents.agents(account_id)],
-        }
-    }
-
-
-def cost_estimate(ctx: Context, account_id: str, recipients: int) -> dict[str, Any]:
-    """Dial fees for calling every recipient once, against the balance now."""
-    return dataclasses.asdict(
-        estimate(recipients, ctx.credits.balance(account_id), ctx.settings.dial_fee_micros)
+    return AccountView(
+        account=account,
+        timezone=account.timezone or ctx.settings.default_timezone,
+        balance_micros=ctx.credits.balance(account_id),
+        dial_fee_micros=ctx.settings.dial_fee_micros,
+        caller_ids=ctx.accounts.caller_numbers(account_id),
+        agents=ctx.agents.agents(account_id),
     )
 
 
-def ledger_page(ctx: Context, account_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
+def cost_estimate(ctx: Context, account_id: str, recipients: int) -> CostEstimate:
+    """Dial fees for calling every recipient once, against the balance now."""
+    return estimate(recipients, ctx.credits.balance(account_id), ctx.settings.dial_fee_micros)
+
+
+def ledger_page(ctx: Context, account_id: str, limit: int, cursor: str | None) -> Page[LedgerEntry]:
     try:
         entries, next_cursor = ctx.credits.ledger_page(account_id, limit=limit, cursor=cursor)
     except ValueError as exc:
         raise invalid_cursor(str(exc)) from exc
-    return {
-        "entries": [e.model_dump(exclude={"account_id"}) for e in entries],
-        "next_cursor": next_cursor,
-    }
+    return Page(items=entries, next_cursor=next_cursor)
 
 
 def add_credits(
     ctx: Context, account_id: str, amount_micros: int, *, ref: str | None = None, note: str | None = None
-) -> dict[str, Any]:
+) -> TopUp:
     """Add (or, negative, take back) credits with a ledger entry, once per ``ref`` (a retry with
     the same ref is not applied again: ``applied`` is False). An account that asked for it has
     its batches paused for insufficient credits resumed."""
@@ -81,7 +66,7 @@ def add_credits(
         )
     )
     resumed = resume_after_top_up(ctx, account) if amount_micros > 0 and applied else []
-    return {"balance_micros": ctx.credits.balance(account_id), "resumed": resumed, "applied": applied}
+    return TopUp(balance_micros=ctx.credits.balance(account_id), resumed=resumed, applied=applied)
 
 
 def paused_for_credits(ctx: Context, account_id: str) -> Iterator[Batch]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,13 +16,15 @@ from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.domain.phone import InvalidPhoneNumber, to_e164
 from batchcalls.models.api import (
     BatchSpec,
+    CostEstimateOut,
     CreateBatchRequest,
     ListBatchesRequest,
     ListRunsRequest,
+    PreviewOut,
     RecipientsPageRequest,
-    recipient_out,
 )
 from batchcalls.models.domain import Account, Batch, CallerNumber, Recipient
+from batchcalls.models.results import RecipientPage
 from batchcalls.services import series
 from batchcalls.services.access import get_owned_batch
 from batchcalls.services.context import Context
@@ -45,7 +46,7 @@ class BatchView:
 RECIPIENTS_IN_GET = 1000
 
 
-def preview_batch(ctx: Context, account_id: str, request: BatchSpec) -> dict[str, Any]:
+def preview_batch(ctx: Context, account_id: str, request: BatchSpec) -> PreviewOut:
     """What ``create`` would make of this request, creating nothing: the recipients report,
     the cost estimate and the time it would take at the batch's concurrency and pacing."""
     account, _ = checked_account_and_caller(ctx, account_id, request)
@@ -60,16 +61,14 @@ def preview_batch(ctx: Context, account_id: str, request: BatchSpec) -> dict[str
     listing.leave_out_suppressed(_suppressed(ctx, account_id, listing.recipients))
     slots = batch_slots(account.max_concurrency, request.reserved_concurrency, request.max_concurrency)
     count = len(listing.recipients)
-    return {
-        "preview": {
-            **listing.report(),
-            "estimate": dataclasses.asdict(
-                estimate(count, ctx.credits.balance(account_id), ctx.settings.dial_fee_micros)
-            ),
-            "eta_seconds": eta_seconds(count, slots, account.calls_per_second),
-            "would_create": bool(listing.recipients) and (request.skip_invalid or not listing.invalid_rows),
-        }
-    }
+    return PreviewOut(
+        **dict(listing.report()),
+        estimate=CostEstimateOut.model_validate(
+            estimate(count, ctx.credits.balance(account_id), ctx.settings.dial_fee_micros)
+        ),
+        eta_seconds=eta_seconds(count, slots, account.calls_per_second),
+        would_create=bool(listing.recipients) and (request.skip_invalid or not listing.invalid_rows),
+    )
 
 
 # A planning figure for the ETA: ringing plus a short conversation. Real calls vary.
@@ -323,7 +322,7 @@ def schedule_moment(field: str, text: str) -> datetime:
 
 def recipients_page(
     ctx: Context, account_id: str, batch_id: str, request: RecipientsPageRequest
-) -> dict[str, object]:
+) -> RecipientPage:
     """One page of a batch's recipients for cheap live polling (``updated_since`` = the previous
     response's ``server_time``; recipients changed in that same millisecond may come twice)."""
     get_owned_batch(ctx, account_id, batch_id)
@@ -340,11 +339,7 @@ def recipients_page(
     found, last = ctx.recipients.page(
         batch_id, limit=request.limit, start_after=start_after, status=request.status, updated_since=since
     )
-    return {
-        "recipients": [recipient_out(r) for r in found],
-        "next_cursor": _cursor(last) if last else None,
-        "server_time": server_time,
-    }
+    return RecipientPage(items=found, next_cursor=_cursor(last) if last else None, server_time=server_time)
 
 
 def parse_iso_field(field: str, text: str) -> datetime:

@@ -17,6 +17,7 @@ from batchcalls.domain.billing import dollars
 from batchcalls.domain.clock import iso
 from batchcalls.domain.csv_cells import spreadsheet_safe
 from batchcalls.domain.errors import Conflict
+from batchcalls.models.api import ExportResponse
 from batchcalls.models.domain import Recipient
 from batchcalls.services.access import get_owned_batch
 from batchcalls.services.context import Context
@@ -67,7 +68,7 @@ def _cell(value: Any) -> Any:
     return spreadsheet_safe(value) if isinstance(value, str) else value
 
 
-def export_batch(ctx: Context, account_id: str, batch_id: str) -> dict[str, Any]:
+def export_batch(ctx: Context, account_id: str, batch_id: str) -> ExportResponse:
     batch = get_owned_batch(ctx, account_id, batch_id)
     limit = ctx.settings.export_max_recipients
     if batch.total_recipients > limit:
@@ -91,11 +92,11 @@ def export_batch(ctx: Context, account_id: str, batch_id: str) -> dict[str, Any]
         ctx.files.upload(key, spool, "text/csv; charset=utf-8")
     expires = ctx.settings.export_url_expires_seconds
     filename = f"{_slug(batch.name)}-{batch.id[:8]}.csv"
-    return {
-        "url": ctx.files.presign_get(key, filename, expires),
-        "expires_at": iso(now + timedelta(seconds=expires)),
-        "rows": rows,
-    }
+    return ExportResponse(
+        url=ctx.files.presign_get(key, filename, expires),
+        expires_at=iso(now + timedelta(seconds=expires)),
+        rows=rows,
+    )
 
 
 def _slug(name: str) -> str:

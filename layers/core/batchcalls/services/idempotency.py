@@ -35,6 +35,8 @@ _CONFIG = IdempotencyConfig(
 def run_once(
     ctx: Context, account_id: str, key: str, body: dict[str, Any], work: Callable[[], dict[str, Any]]
 ) -> dict[str, Any]:
+    """``work``'s answer, or the one it gave the first time. A dict, not a model, at this
+    boundary: Powertools stores the JSON body api/ made and replays it as a dict."""
     if not key or len(key) > 255:
         raise InvalidRequest(
             f"{KEY_HEADER} must be 1–255 characters", [{"field": KEY_HEADER, "message": "1–255 characters"}]

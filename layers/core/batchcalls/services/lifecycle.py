@@ -10,7 +10,7 @@ from batchcalls.domain.clock import iso, parse_iso
 from batchcalls.domain.errors import Conflict, InvalidRequest
 from batchcalls.domain.lifecycle import BatchAction, BatchStatus, is_rerun, next_status
 from batchcalls.domain.recipient_status import FAILED_OUTCOMES, TERMINAL, RecipientStatus
-from batchcalls.models.api import StartBatchRequest, UpdateBatchRequest
+from batchcalls.models.api import ActionResult, StartBatchRequest, UpdateBatchRequest
 from batchcalls.models.domain import Batch
 from batchcalls.models.messages import RunPass
 from batchcalls.services import series
@@ -106,7 +106,7 @@ def start_draft(ctx: Context, batch: Batch) -> str:
     return "Batch started"
 
 
-def start(ctx: Context, account_id: str, request: StartBatchRequest) -> dict[str, Any]:
+def start(ctx: Context, account_id: str, request: StartBatchRequest) -> ActionResult:
     batch = get_owned_batch(ctx, account_id, request.batch_id)
     next_status(batch.status, A.START)  # 409 for a status start does not apply to
     _require_active_caller(ctx, batch)
@@ -115,23 +115,27 @@ def start(ctx: Context, account_id: str, request: StartBatchRequest) -> dict[str
 
     if is_rerun(batch.status, A.START):
         begin_run(ctx, batch, statuses=statuses, recipient_ids=ids)
-        return {"success": True, "message": "Batch re-started"}
+        return _done("Batch re-started")
     if batch.status is B.DRAFT:
         if batch.import_status not in (None, "completed"):
             raise Conflict(
                 f"Cannot start a batch whose recipient file is not imported (import_status: {batch.import_status})"
             )
-        return {"success": True, "message": start_draft(ctx, batch)}
+        return _done(start_draft(ctx, batch))
     if batch.status is B.SCHEDULED:
         begin_run(ctx, batch)
-        return {"success": True, "message": "Batch started"}
+        return _done("Batch started")
     if batch.status is B.PAUSED:
         return resume(ctx, account_id, batch.id, via_start=True)
     # running: make sure pending recipients (e.g. ones reset for a retry) get dialed
     if ids:
         _retry_recipients(ctx, batch, ids)
     continue_run(ctx, batch)
-    return {"success": True, "message": "Batch started"}
+    return _done("Batch started")
+
+
+def _done(message: str) -> ActionResult:
+    return ActionResult(success=True, message=message)
 
 
 def _retry_recipients(ctx: Context, batch: Batch, ids: set[str]) -> int:
@@ -142,7 +146,7 @@ def _retry_recipients(ctx: Context, batch: Batch, ids: set[str]) -> int:
     return reset
 
 
-def cancel(ctx: Context, account_id: str, batch_id: str) -> dict[str, Any]:
+def cancel(ctx: Context, account_id: str, batch_id: str) -> ActionResult:
     batch = get_owned_batch(ctx, account_id, batch_id)
     if series.is_series_parent(batch):
         return series.cancel_series(ctx, account_id, batch, cancel_run=cancel)
@@ -159,24 +163,21 @@ def cancel(ctx: Context, account_id: str, batch_id: str) -> dict[str, Any]:
         ctx.executions.stop_pass(run_pass, cause="Batch cancelled")
     # A big list: the scheduler skips the rest, a tick at a time.
     skipped, finished = skip_pending_or_hand_over(ctx, batch.id, CANCEL_SKIP_BUDGET_SECONDS)
-    return {
-        "success": True,
-        "message": "Batch cancelled",
-        "skipped": skipped,
-        "skipping_in_background": not finished,
-    }
+    return ActionResult(
+        success=True, message="Batch cancelled", skipped=skipped, skipping_in_background=not finished
+    )
 
 
-def pause(ctx: Context, account_id: str, batch_id: str, reason: str = "manual") -> dict[str, Any]:
+def pause(ctx: Context, account_id: str, batch_id: str, reason: str = "manual") -> ActionResult:
     batch = get_owned_batch(ctx, account_id, batch_id)
     target = next_status(batch.status, A.PAUSE)
     paused = ctx.batches.pause(batch, target, reason, ctx.now_iso())
     if paused is None:
         raise _changed_meanwhile(batch)
-    return {"success": True, "message": "Batch paused"}
+    return _done("Batch paused")
 
 
-def resume(ctx: Context, account_id: str, batch_id: str, *, via_start: bool = False) -> dict[str, Any]:
+def resume(ctx: Context, account_id: str, batch_id: str, *, via_start: bool = False) -> ActionResult:
     batch = get_owned_batch(ctx, account_id, batch_id)
     target = next_status(batch.status, A.START if via_start else A.RESUME)
     _require_active_caller(ctx, batch)
@@ -184,7 +185,7 @@ def resume(ctx: Context, account_id: str, batch_id: str, *, via_start: bool = Fa
     if resumed is None:
         raise _changed_meanwhile(batch)
     continue_run(ctx, resumed)
-    return {"success": True, "message": "Batch resumed"}
+    return _done("Batch resumed")
 
 
 _UPDATABLE = [
@@ -250,7 +251,7 @@ def _given_fields(given: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     return fields, removed
 
 
-def _account_fields(ctx: Context, account_id: str, batch: Batch, given: dict[str, Any]) -> dict[str, Any]:
+def _account_fields(ctx: Context, account_id: str, batch: Batch, given: dict[str, Any]) -> dict[str, str]:
     """The caller ID, agent and reserve given, checked against the account exactly as create
     checks them. No agent named (or null) with a new caller ID: that caller ID's agent."""
     _, number = checked_against_account(
@@ -260,7 +261,7 @@ def _account_fields(ctx: Context, account_id: str, batch: Batch, given: dict[str
         agent_id=given.get("agent_id"),
         reserved_concurrency=given.get("reserved_concurrency"),
     )
-    fields: dict[str, Any] = {}
+    fields: dict[str, str] = {}
     if number is not None:
         fields["caller_id"] = number.phone_number
     if given.get("agent_id"):

@@ -7,13 +7,12 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from batchcalls.domain.csv_import import CsvFileError, TooManyRows, parse_csv
+from batchcalls.domain.csv_import import MAX_REPORTED, CsvFileError, TooManyRows, parse_csv
 from batchcalls.domain.errors import InvalidRequest
 from batchcalls.domain.phone import InvalidPhoneNumber, to_e164
 from batchcalls.models.api import BatchSpec
 from batchcalls.models.domain import Recipient
-
-MAX_REPORTED = 1000  # invalid rows and duplicates listed in a report (all are counted)
+from batchcalls.models.results import RecipientReport
 
 
 @dataclass
@@ -35,17 +34,17 @@ class RecipientList:
         self.suppressed = [r.phone_number for r in self.recipients if r.phone_number in numbers]
         self.recipients = [r.model_copy(update={"seq": seq}) for seq, r in enumerate(kept, start=1)]
 
-    def report(self) -> dict[str, Any]:
-        return {
-            "total_rows": self.total_rows,
-            "valid": len(self.recipients),
-            "invalid_rows": self.invalid_rows,
-            "invalid": self.invalid,
-            "duplicate_rows": self.duplicate_rows,
-            "duplicates": self.duplicates,
-            "suppressed_rows": len(self.suppressed),
-            "suppressed": self.suppressed[:MAX_REPORTED],
-        }
+    def report(self) -> RecipientReport:
+        return RecipientReport(
+            total_rows=self.total_rows,
+            valid=len(self.recipients),
+            invalid_rows=self.invalid_rows,
+            invalid=self.invalid,
+            duplicate_rows=self.duplicate_rows,
+            duplicates=self.duplicates,
+            suppressed_rows=len(self.suppressed),
+            suppressed=self.suppressed[:MAX_REPORTED],
+        )
 
     def require_valid(self, skip_invalid: bool) -> None:
         """400 with the report's problems, unless the client asked to leave bad rows out."""

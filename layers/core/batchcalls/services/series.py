@@ -18,12 +18,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from batchcalls.domain import recurrence as rules
 from batchcalls.domain.clock import iso, parse_iso
 from batchcalls.domain.errors import Conflict, InvalidRequest
 from batchcalls.domain.lifecycle import FINAL, BatchAction, BatchStatus, PausedReason, next_status
+from batchcalls.models.api import ActionResult
 from batchcalls.models.domain import Batch, Recipient
 from batchcalls.services.access import get_owned_batch
 from batchcalls.services.context import Context
@@ -205,27 +205,27 @@ def run_ended(ctx: Context, run: Batch) -> None:
         _due(ctx, parent, ctx.now_iso())
 
 
-def pause_series(ctx: Context, account_id: str, batch_id: str) -> dict[str, Any]:
+def pause_series(ctx: Context, account_id: str, batch_id: str) -> ActionResult:
     parent = _owned_parent(ctx, account_id, batch_id)
     target = next_status(parent.status, A.PAUSE_SERIES, is_series_parent=True)
     if ctx.batches.pause(parent, target, PausedReason.MANUAL, ctx.now_iso()) is None:
         raise Conflict("The series changed while this request ran; please retry")
-    return {"success": True, "message": "Series paused: no new runs start; a run in progress continues"}
+    return ActionResult(success=True, message="Series paused: no new runs start; a run in progress continues")
 
 
-def resume_series(ctx: Context, account_id: str, batch_id: str) -> dict[str, Any]:
+def resume_series(ctx: Context, account_id: str, batch_id: str) -> ActionResult:
     parent = _owned_parent(ctx, account_id, batch_id)
     target = next_status(parent.status, A.RESUME_SERIES, is_series_parent=True)
     resumed = ctx.batches.resume_series(parent, target, ctx.now_iso())
     if resumed is None:
         raise Conflict("The series changed while this request ran; please retry")
     spawn_next(ctx, resumed)
-    return {"success": True, "message": "Series resumed"}
+    return ActionResult(success=True, message="Series resumed")
 
 
 def cancel_series(
     ctx: Context, account_id: str, parent: Batch, cancel_run: Callable[[Context, str, str], object]
-) -> dict[str, Any]:
+) -> ActionResult:
     """Cancel the series and, with ``cancel_run`` (lifecycle's cancel, which routes a parent
     here: passed in, not imported), each of its runs that has not ended."""
     target = next_status(parent.status, A.CANCEL, is_series_parent=True)
@@ -241,7 +241,7 @@ def cancel_series(
             cancelled_children += 1
         except Conflict:
             pass  # it ended meanwhile
-    return {"success": True, "message": "Series cancelled", "cancelled_children": cancelled_children}
+    return ActionResult(success=True, message="Series cancelled", cancelled_children=cancelled_children)
 
 
 def _runs_to_cancel(ctx: Context, parent: Batch) -> list[Batch]:

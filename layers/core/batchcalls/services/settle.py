@@ -14,12 +14,13 @@ from batchcalls.domain.clock import iso
 from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.domain.recipient_status import FAILED_OUTCOMES, RecipientStatus
 from batchcalls.models.messages import RunPass
+from batchcalls.models.results import SettleResult
 from batchcalls.services import series
 from batchcalls.services.bulk import skip_pending_or_hand_over
 from batchcalls.services.context import Context
 from batchcalls.services.runs import OUTSIDE_WINDOW, pause_outside_window
 
-SETTLE_SKIP_BUDGET_SECONDS = 20  # the settle Lambda has 30 s; the scheduler does the rest
+SETTLE_SKIP_BUDGET_SECONDS = 20  # of the settle Lambda's 300 s; the scheduler does the rest
 
 _IN_CALL = {
     RecipientStatus.CALLING,
@@ -29,10 +30,10 @@ _IN_CALL = {
 }
 
 
-def settle_pass(ctx: Context, run_pass: RunPass) -> dict[str, object]:
+def settle_pass(ctx: Context, run_pass: RunPass) -> SettleResult:
     batch = ctx.batches.get(run_pass.batch_id)
     if batch is None or batch.run_number != run_pass.run:
-        return {"status": "stale"}
+        return SettleResult(status="stale")
     now_iso = ctx.now_iso()
     if batch.status is BatchStatus.CANCELLED:
         skip_pending_or_hand_over(ctx, batch.id, SETTLE_SKIP_BUDGET_SECONDS)
@@ -57,21 +58,21 @@ def settle_pass(ctx: Context, run_pass: RunPass) -> dict[str, object]:
             now_iso,
         )
     if batch.status not in (BatchStatus.RUNNING, BatchStatus.PAUSED):
-        return {"status": batch.status.value, "pending": pending}
+        return SettleResult(status=batch.status.value, pending=pending)
     if batch.status is BatchStatus.PAUSED and pending:
-        return {"status": batch.status.value, "pending": pending}  # resume starts the next pass
+        return SettleResult(status=batch.status.value, pending=pending)  # resume starts the next pass
     if pending == 0 and in_call == 0 and not batch.resetting_statuses:
         done = ctx.batches.complete_run(batch.id, run_pass.run, now_iso)
         if done is not None:
             series.run_ended(ctx, done)
-        return {"status": (done.status if done else batch.status).value, "pending": 0}
+        return SettleResult(status=(done.status if done else batch.status).value, pending=0)
     # Work remains. Outside the window the batch pauses until it opens; otherwise (deferred
     # recipients, or calls whose final status is still to come) the scheduler starts the
     # next pass when it is due.
     if batch.status is BatchStatus.RUNNING and pause_outside_window(ctx, batch):
-        return {"status": BatchStatus.PAUSED.value, "pending": pending, "paused_reason": OUTSIDE_WINDOW}
+        return SettleResult(status=BatchStatus.PAUSED.value, pending=pending, paused_reason=OUTSIDE_WINDOW)
     ctx.batches.next_pass_due(batch.id, run_pass.run, run_pass.pass_number, next_pass.at(), now_iso)
-    return {"status": batch.status.value, "pending": pending, "in_call": in_call}
+    return SettleResult(status=batch.status.value, pending=pending, in_call=in_call)
 
 
 class _Waiting(Protocol):

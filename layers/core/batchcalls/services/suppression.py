@@ -4,23 +4,26 @@ normalised to E.164 first, so "+1 (415) 555-0101" and "4155550101" are one entry
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import unquote
 
-from batchcalls.domain.csv_import import CsvFileError, TooManyRows, parse_csv
+from batchcalls.domain.csv_import import MAX_REPORTED, CsvFileError, TooManyRows, parse_csv
 from batchcalls.domain.errors import InvalidRequest, NotFound, invalid_cursor
 from batchcalls.domain.phone import InvalidPhoneNumber, to_e164
-from batchcalls.models.api import SuppressionAddRequest
+from batchcalls.models.api import (
+    SuppressedNumberOut,
+    SuppressionAdded,
+    SuppressionAddRequest,
+    SuppressionPage,
+)
 from batchcalls.services.context import Context
 
-MAX_REPORTED = 1000
 MAX_ROWS = 10_000  # per request, as create's list: written inside the API's 29 s
 
 
-def add_numbers(ctx: Context, account_id: str, request: SuppressionAddRequest) -> dict[str, Any]:
+def add_numbers(ctx: Context, account_id: str, request: SuppressionAddRequest) -> SuppressionAdded:
     region = (request.default_country or ctx.settings.default_region).upper()
     numbers: list[str] = []
-    invalid: list[dict[str, Any]] = []
+    invalid: list[dict[str, str]] = []
     for index, raw in enumerate(request.numbers or []):
         try:
             numbers.append(to_e164(raw, region))
@@ -50,29 +53,34 @@ def add_numbers(ctx: Context, account_id: str, request: SuppressionAddRequest) -
         )
     unique = list(dict.fromkeys(numbers))
     ctx.suppression.add(account_id, unique, ctx.now_iso(), request.reason)
-    return {"added": len(unique), "invalid": invalid[:MAX_REPORTED], "invalid_count": len(invalid)}
+    return SuppressionAdded(added=len(unique), invalid=invalid[:MAX_REPORTED], invalid_count=len(invalid))
 
 
-def remove_number(ctx: Context, account_id: str, raw: str) -> dict[str, Any]:
+def remove_number(ctx: Context, account_id: str, raw: str) -> str:
+    """Take the number off the list; the number as E.164 (404 if it was not on it)."""
     e164 = _number(ctx, raw)
     if not ctx.suppression.remove(account_id, e164):
         raise NotFound(f"{e164} is not on the suppression list")
-    return {"removed": e164}
+    return e164
 
 
-def get_number(ctx: Context, account_id: str, raw: str) -> dict[str, Any]:
+def get_number(ctx: Context, account_id: str, raw: str) -> str:
+    """The number as E.164 if it is on the list (404 if not)."""
     e164 = _number(ctx, raw)
     if not ctx.suppression.suppressed(account_id, [e164]):
         raise NotFound(f"{e164} is not on the suppression list")
-    return {"phone_number": e164, "suppressed": True}
+    return e164
 
 
-def page(ctx: Context, account_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
+def page(ctx: Context, account_id: str, limit: int, cursor: str | None) -> SuppressionPage:
+    """A page of the list; an entry added without a reason has none (unset, so left out)."""
     try:
         entries, next_cursor = ctx.suppression.page(account_id, limit=limit, cursor=cursor)
     except ValueError as exc:
         raise invalid_cursor(str(exc)) from exc
-    return {"numbers": entries, "next_cursor": next_cursor}
+    return SuppressionPage(
+        numbers=[SuppressedNumberOut.model_validate(entry) for entry in entries], next_cursor=next_cursor
+    )
 
 
 def _number(ctx: Context, raw: str) -> str:

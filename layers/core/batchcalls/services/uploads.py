@@ -26,8 +26,9 @@ from batchcalls.domain.errors import InvalidRequest
 from batchcalls.domain.imports import ImportResult, ImportStatus
 from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.domain.phone import region_code
-from batchcalls.models.api import UploadBatchRequest, batch_out
+from batchcalls.models.api import UploadBatchRequest
 from batchcalls.models.domain import Batch, Recipient
+from batchcalls.models.results import ImportCheckpoint, ImportSummary, NewUpload
 from batchcalls.services.batches import checked_account_and_caller, new_batch
 from batchcalls.services.context import Context
 from batchcalls.services.lifecycle import start_draft
@@ -37,7 +38,9 @@ logger = logging.getLogger(__name__)
 
 WAITING, IMPORTING, COMPLETED, FAILED = (s.value for s in ImportStatus)
 CSV_CONTENT_TYPE = "text/csv"
-MAX_REPORTED = 500  # invalid rows, duplicates and suppressed numbers listed (all are counted)
+# An import's report is one DynamoDB item (400 KB at most) beside the batch, so it lists fewer
+# than a create's answer (csv_import.MAX_REPORTED); all are counted.
+MAX_REPORTED_IN_IMPORT = 500
 WRITE_CHUNK = 500  # recipients checked against the suppression list and written together
 # Chunks of 25 written at once: a million rows are 40,000 BatchWriteItem calls, too slow for a
 # 15-minute Lambda one after another.
@@ -50,7 +53,7 @@ STALE_IMPORT = timedelta(minutes=16)
 CONTINUE_WHEN_SECONDS_LEFT = 60
 
 
-def create_upload(ctx: Context, account_id: str, request: UploadBatchRequest) -> dict[str, Any]:
+def create_upload(ctx: Context, account_id: str, request: UploadBatchRequest) -> NewUpload:
     account, number = checked_account_and_caller(ctx, account_id, request)
     try:
         region = region_code(request.default_country or ctx.settings.default_region)
@@ -73,16 +76,13 @@ def create_upload(ctx: Context, account_id: str, request: UploadBatchRequest) ->
     ctx.batches.create(batch, [])
     expires = ctx.settings.upload_url_expires_seconds
     url = ctx.files.presign_put(upload_key(account_id, batch.id), CSV_CONTENT_TYPE, expires)
-    return {
-        "batch": batch_out(batch),
-        "upload": {
-            "url": url,
-            "method": "PUT",
-            "headers": {"Content-Type": CSV_CONTENT_TYPE},
-            "expires_at": iso(ctx.clock() + timedelta(seconds=expires)),
-            "max_bytes": ctx.settings.max_upload_bytes,
-        },
-    }
+    return NewUpload(
+        batch=batch,
+        url=url,
+        content_type=CSV_CONTENT_TYPE,
+        expires_at=iso(ctx.clock() + timedelta(seconds=expires)),
+        max_bytes=ctx.settings.max_upload_bytes,
+    )
 
 
 @dataclass
@@ -90,7 +90,7 @@ class ImportReport:
     """The file's problems (``RowTally``, as ``create`` counts them) and what became of its
     valid rows: written (``valid``) or left out as suppressed."""
 
-    tally: RowTally = field(default_factory=lambda: RowTally(limit=MAX_REPORTED))
+    tally: RowTally = field(default_factory=lambda: RowTally(limit=MAX_REPORTED_IN_IMPORT))
     recipient_rows: int = 0  # valid rows read, written or suppressed
     valid: int = 0
     suppressed_rows: int = 0
@@ -111,21 +111,21 @@ class ImportReport:
     def total_rows(self) -> int:
         return self.recipient_rows + self.tally.invalid_rows + self.tally.duplicate_rows
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "total_rows": self.total_rows,
-            "valid": self.valid,
-            "invalid_rows": self.tally.invalid_rows,
-            "invalid": [{"row": e.row, "column": e.column, "reason": e.reason} for e in self.tally.invalid],
-            "duplicate_rows": self.tally.duplicate_rows,
-            "duplicates": [
+    def summary(self) -> ImportSummary:
+        return ImportSummary(
+            total_rows=self.total_rows,
+            valid=self.valid,
+            invalid_rows=self.tally.invalid_rows,
+            invalid=[{"row": e.row, "column": e.column, "reason": e.reason} for e in self.tally.invalid],
+            duplicate_rows=self.tally.duplicate_rows,
+            duplicates=[
                 {"row": d.row, "phone_number": d.phone_number, "first_row": d.first_row}
                 for d in self.tally.duplicates
             ],
-            "suppressed_rows": self.suppressed_rows,
-            "suppressed": self.suppressed,
-            "error": self.error,
-        }
+            suppressed_rows=self.suppressed_rows,
+            suppressed=self.suppressed,
+            error=self.error,
+        )
 
 
 TimeLeft = Callable[[], float]  # seconds this invocation has left
@@ -243,10 +243,11 @@ def _begin(ctx: Context, account_id: str, batch_id: str, continuing: str | None)
     return None  # done, failed, or another import of this file is running now
 
 
-def _checkpoint(ctx: Context, batch: Batch) -> dict[str, Any] | None:
-    checkpoint = ctx.batches.import_checkpoint(batch.id)
+def _checkpoint(ctx: Context, batch: Batch) -> ImportCheckpoint | None:
+    stored = ctx.batches.import_checkpoint(batch.id)
+    checkpoint = ImportCheckpoint.model_validate(stored) if stored else None
     # Only a checkpoint of this very import (a takeover starts from nothing).
-    return checkpoint if checkpoint and checkpoint.get("started_at") == batch.import_started_at else None
+    return checkpoint if checkpoint and checkpoint.started_at == batch.import_started_at else None
 
 
 def _validate(ctx: Context, key: str, region: str) -> ImportReport:
@@ -263,16 +264,16 @@ def _write(
     key: str,
     region: str,
     time_left: TimeLeft = _forever,
-    checkpoint: dict[str, Any] | None = None,
+    checkpoint: ImportCheckpoint | None = None,
 ) -> ImportReport:
     report = ImportReport()
     done_before = 0
     if checkpoint:
         # Rows an earlier invocation wrote are counted again below, not written again.
-        done_before = int(checkpoint["rows"])
-        report.valid = int(checkpoint["valid"])
-        report.suppressed_rows = int(checkpoint["suppressed_rows"])
-        report.suppressed = list(checkpoint["suppressed"])
+        done_before = checkpoint.rows
+        report.valid = checkpoint.valid
+        report.suppressed_rows = checkpoint.suppressed_rows
+        report.suppressed = list(checkpoint.suppressed)
     pending: list[CsvRecipient] = []
     has_list = ctx.suppression.any(batch.user_id)  # most accounts: no lookups at all
 
@@ -283,7 +284,7 @@ def _write(
         for row in pending:
             if row.phone_number in suppressed:
                 report.suppressed_rows += 1
-                if len(report.suppressed) < MAX_REPORTED:
+                if len(report.suppressed) < MAX_REPORTED_IN_IMPORT:
                     report.suppressed.append(row.phone_number)
                 continue
             report.valid += 1
@@ -310,14 +311,15 @@ class ImportContinues(Exception):
 
 
 def _continue_later(ctx: Context, batch: Batch, key: str, report: ImportReport) -> None:
-    checkpoint = {
-        "started_at": batch.import_started_at,
-        "rows": report.recipient_rows,
-        "valid": report.valid,
-        "suppressed_rows": report.suppressed_rows,
-        "suppressed": report.suppressed,
-    }
-    ctx.batches.put_import_checkpoint(batch.id, checkpoint)
+    checkpoint = ImportCheckpoint(
+        started_at=batch.import_started_at,
+        rows=report.recipient_rows,
+        valid=report.valid,
+        suppressed_rows=report.suppressed_rows,
+        suppressed=report.suppressed,
+    )
+    # The store keeps documents: the model's fields, as they are.
+    ctx.batches.put_import_checkpoint(batch.id, checkpoint.model_dump())
     ctx.import_queue.send_continuation(key, str(batch.import_started_at))
     raise ImportContinues(batch.id)
 
@@ -357,7 +359,7 @@ def _progress(ctx: Context, batch: Batch, rows_read: int) -> None:
 
 
 def _finish(ctx: Context, batch: Batch, report: ImportReport) -> str:
-    ctx.batches.put_import_report(batch.id, report.as_dict())
+    ctx.batches.put_import_report(batch.id, report.summary().model_dump())
     result = (
         ImportResult(ImportStatus.FAILED)
         if report.error

@@ -266,18 +266,6 @@ class AccountStore:
             return None
         return _caller_number(e164, deserialize(resp["Attributes"]))
 
-    def put_credits(self, account_id: str, balance_micros: int) -> None:
-        self._db.put_item(
-            TableName=self._table,
-            Item=serialize(
-                {
-                    "pk": keys.account_pk(account_id),
-                    "sk": keys.CREDITS,
-                    "balance_micros": balance_micros,
-                }
-            ),
-        )
-
 
 def _account(account_id: str, item: dict[str, Any]) -> Account:
     return Account(

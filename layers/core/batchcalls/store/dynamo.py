@@ -37,10 +37,6 @@ def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _serializer.serialize(v) for k, v in item.items() if v is not None}
 
 
-def serialize_value(value: Any) -> dict[str, Any]:
-    return dict(_serializer.serialize(value))
-
-
 def deserialize(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
 

@@ -4,22 +4,14 @@ from typing import Any
 
 import pytest
 
-from batchcalls.api.actions import dispatch
+from batchcalls.api.actions import parse_action
 from batchcalls.api.errors import error_body, status_for
 from batchcalls.domain.errors import DomainError, InvalidRequest
-from batchcalls.services.context import Context
-
-
-class NoContext(Context):
-    """Validation fails before any use case runs, so no AWS is touched."""
-
-    def __init__(self) -> None:
-        pass
 
 
 def refuse(body: Any) -> dict[str, Any]:
     with pytest.raises(DomainError) as err:
-        dispatch(NoContext(), "acct", body)
+        parse_action(body)  # validation fails before any use case runs: no AWS is touched
     assert status_for(err.value) == 400
     return error_body(err.value)
 

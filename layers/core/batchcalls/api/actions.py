@@ -159,7 +159,3 @@ def run_action(
             ctx, account_id, idempotency_key, body, lambda: handler(ctx, account_id, request)
         )
     return handler(ctx, account_id, request)
-
-
-def dispatch(ctx: Context, account_id: str, body: Any, idempotency_key: str | None = None) -> dict[str, Any]:
-    return run_action(ctx, account_id, parse_action(body), body, idempotency_key)

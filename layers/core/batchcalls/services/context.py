@@ -148,9 +148,6 @@ class Context:
             self._retry_policies[batch_id] = batch.retry_policy if batch else None
         return self._retry_policies[batch_id]
 
-    def account_max_concurrency(self, account_id: str) -> int:
-        return self.account(account_id).max_concurrency
-
     @cached_property
     def idempotency(self) -> Any:
         return persistence_layer(self.db, self.settings.table_name)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from batchcalls.api.routes import build_app, json_body
+from batchcalls.api.routes import build_app, handle, json_body, json_when_form_default
 from batchcalls.domain.clock import parse_iso
 from batchcalls.domain.errors import InvalidRequest
 from batchcalls.store.batches import decode_cursor, encode_cursor
@@ -99,3 +99,19 @@ def test_a_body_nested_100000_deep_is_a_400() -> None:
     answer = build_app().resolve(_event(body), LambdaContext())
     assert answer["statusCode"] == 400
     assert json.loads(answer["body"]) == {"error": "The request body is nested too deeply"}
+
+
+def test_a_json_body_sent_as_curls_default_form_is_read_as_json() -> None:
+    # Given the body `curl -d '{...}'` sends: JSON, labelled as a form
+    event = _event('{"action": "nope"}')
+    event["headers"] = {"Content-Type": "application/x-www-form-urlencoded"}
+    # When it is handled, it is read as the JSON it is (the action is found, and refused)
+    answer = handle(event, LambdaContext())
+    assert answer["statusCode"] == 400
+    assert json.loads(answer["body"]) == {"error": "Unknown action: nope"}
+
+
+def test_a_real_form_body_is_left_as_it_is() -> None:
+    event = _event("action=get&batch_id=1")
+    event["headers"] = {"Content-Type": "application/x-www-form-urlencoded"}
+    assert json_when_form_default(event) is event

@@ -424,4 +424,27 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     if _app is None:
         _app = build_app()
     idempotency.register_lambda_context(context)
-    return _app.resolve(event, context)
+    return _app.resolve(json_when_form_default(event), context)
+
+
+_FORM = "application/x-www-form-urlencoded"
+
+
+def json_when_form_default(event: dict[str, Any]) -> dict[str, Any]:
+    """``curl -d '{…}'`` labels its body as a form unless told otherwise, and the event handler
+    would then read it as form fields ("action is required"). Every body this API takes is
+    JSON, so a form-labelled body that is a JSON object is read as JSON."""
+    headers = event.get("headers") or {}
+    name = next((k for k in headers if k.lower() == "content-type"), None)
+    body = event.get("body") or ""
+    if name is None or not str(headers[name]).lower().startswith(_FORM) or event.get("isBase64Encoded"):
+        return event
+    if not body.lstrip().startswith("{"):
+        return event
+    fixed = {**headers, name: "application/json"}
+    multi = event.get("multiValueHeaders") or {}
+    return {
+        **event,
+        "headers": fixed,
+        "multiValueHeaders": {**multi, name: ["application/json"]} if multi else multi,
+    }

@@ -282,3 +282,14 @@ def dial_message(
         rk=f"R#{seq:07d}",
         task_token=token or f"tok-{seq}-{pass_number}",
     )
+
+
+class Cancelled(Exception):
+    """What botocore raises for a cancelled TransactWriteItems, with these per-item reasons."""
+
+    def __init__(self, *reasons: str) -> None:
+        super().__init__("TransactionCanceledException")
+        self.response = {
+            "Error": {"Code": "TransactionCanceledException"},
+            "CancellationReasons": [{"Code": r} for r in reasons],
+        }

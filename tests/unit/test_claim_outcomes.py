@@ -12,6 +12,7 @@ import pytest
 import batchcalls
 from batchcalls.models.domain import ClaimOutcome, DialClaim, LedgerEntry
 from batchcalls.store.recipients import RecipientStore
+from tests.helpers import Cancelled
 
 CLAIM = DialClaim(
     batch_id="b1",
@@ -35,15 +36,6 @@ FEE = LedgerEntry(
     recipient_id="R#0000001",
 )
 FAILED, FINE = "ConditionalCheckFailed", "None"
-
-
-class Cancelled(Exception):
-    def __init__(self, *reasons: str) -> None:
-        super().__init__("TransactionCanceledException")
-        self.response = {
-            "Error": {"Code": "TransactionCanceledException"},
-            "CancellationReasons": [{"Code": r} for r in reasons],
-        }
 
 
 class OneTransaction:

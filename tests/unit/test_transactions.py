@@ -8,15 +8,7 @@ from typing import Any
 import pytest
 
 from batchcalls.store import dynamo
-
-
-class Cancelled(Exception):
-    def __init__(self, *reasons: str) -> None:
-        super().__init__("TransactionCanceledException")
-        self.response = {
-            "Error": {"Code": "TransactionCanceledException"},
-            "CancellationReasons": [{"Code": r} for r in reasons],
-        }
+from tests.helpers import Cancelled
 
 
 class ScriptedDynamo:

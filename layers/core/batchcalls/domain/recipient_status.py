@@ -26,6 +26,8 @@ S = RecipientStatus
 
 TERMINAL: frozenset[RecipientStatus] = frozenset({S.COMPLETED, S.FAILED, S.BUSY, S.NO_ANSWER, S.SKIPPED})
 FAILED_OUTCOMES: frozenset[RecipientStatus] = frozenset({S.FAILED, S.BUSY, S.NO_ANSWER})
+# Claimed and not yet ended: the dial is being placed or the call is going on.
+IN_CALL: tuple[RecipientStatus, ...] = (S.CALLING, S.INITIATED, S.RINGING, S.IN_PROGRESS)
 
 RANK: dict[RecipientStatus, int] = {
     S.PENDING: 0,

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Mapping
 
 from batchcalls.domain.errors import Forbidden, InvalidRequest
-from batchcalls.domain.recipient_status import RecipientStatus, from_provider_status, is_terminal
+from batchcalls.domain.recipient_status import IN_CALL, RecipientStatus, from_provider_status, is_terminal
 from batchcalls.models.messages import DialOutcome
 from batchcalls.services.call_end import end_attempt, record_late_final_status
 from batchcalls.services.callbacks import status_callback_url
@@ -78,7 +78,7 @@ def _apply_final_status(
     recipient = ctx.recipients.get(batch_id, rk)
     if recipient is None:
         return "stale"
-    in_call = not is_terminal(recipient.status) and recipient.status is not RecipientStatus.PENDING
+    in_call = recipient.status in IN_CALL
     if recipient.ticket == ticket and in_call:
         if end_attempt(ctx, recipient, ticket, status, fields, now_iso):
             if recipient.account_id and recipient.slot_holder:

@@ -266,7 +266,7 @@ def _batch_cannot_dial(delivery: Delivery, claimed: Claimed, reason: str) -> Dec
     """No call of this batch can be placed: it fails with the reason (its recipients stay
     pending, so a re-run after the cause is fixed continues where this one stopped)."""
     _give_back_claim(delivery, claimed)
-    delivery.ctx.batches.fail(delivery.message.batch_id, reason, delivery.now_iso)
+    delivery.ctx.batches.fail(delivery.message.batch_id, delivery.message.run, reason, delivery.now_iso)
     delivery.ctx.slots.release(claimed.batch.user_id, claimed.holder)
     return delivery.answer("deferred")
 

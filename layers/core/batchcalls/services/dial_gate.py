@@ -128,7 +128,7 @@ def caller_id_active(delivery: Delivery, candidate: Candidate) -> Candidate | De
         batch.user_id, batch.caller_id
     ):
         reason = f"The caller ID {batch.caller_id} is no longer an active number of this account"
-        delivery.ctx.batches.fail(batch.id, reason, delivery.now_iso)
+        delivery.ctx.batches.fail(batch.id, batch.run_number, reason, delivery.now_iso)
         return AGAIN  # from the failed batch: deferred
     return candidate
 

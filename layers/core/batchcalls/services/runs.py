@@ -8,7 +8,6 @@ from batchcalls.models.domain import Batch
 from batchcalls.models.messages import RunPass
 from batchcalls.services.context import Context
 
-OUTSIDE_WINDOW = "outside_window"
 RECIPIENT_WINDOWS = "recipient"
 
 

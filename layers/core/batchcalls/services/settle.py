@@ -11,23 +11,16 @@ from datetime import timedelta
 from typing import Protocol
 
 from batchcalls.domain.clock import iso
-from batchcalls.domain.lifecycle import BatchStatus
-from batchcalls.domain.recipient_status import FAILED_OUTCOMES, RecipientStatus
+from batchcalls.domain.lifecycle import BatchStatus, PausedReason
+from batchcalls.domain.recipient_status import FAILED_OUTCOMES, IN_CALL, RecipientStatus
 from batchcalls.models.messages import RunPass
 from batchcalls.models.results import SettleResult
 from batchcalls.services import series
 from batchcalls.services.bulk import skip_pending_or_hand_over
 from batchcalls.services.context import Context
-from batchcalls.services.runs import OUTSIDE_WINDOW, pause_outside_window
+from batchcalls.services.runs import pause_outside_window
 
 SETTLE_SKIP_BUDGET_SECONDS = 20  # of the settle Lambda's 300 s; the scheduler does the rest
-
-_IN_CALL = {
-    RecipientStatus.CALLING,
-    RecipientStatus.INITIATED,
-    RecipientStatus.RINGING,
-    RecipientStatus.IN_PROGRESS,
-}
 
 
 def settle_pass(ctx: Context, run_pass: RunPass) -> SettleResult:
@@ -45,7 +38,7 @@ def settle_pass(ctx: Context, run_pass: RunPass) -> SettleResult:
         counts[state.status.value] += 1
         next_pass.add(state)
     pending = counts[RecipientStatus.PENDING.value]
-    in_call = sum(counts[s.value] for s in _IN_CALL)
+    in_call = sum(counts[s.value] for s in IN_CALL)
     if in_call == 0:
         # No call can finish concurrently now, so the recount cannot lose an increment.
         ctx.batches.set_counters(
@@ -70,7 +63,9 @@ def settle_pass(ctx: Context, run_pass: RunPass) -> SettleResult:
     # recipients, or calls whose final status is still to come) the scheduler starts the
     # next pass when it is due.
     if batch.status is BatchStatus.RUNNING and pause_outside_window(ctx, batch):
-        return SettleResult(status=BatchStatus.PAUSED.value, pending=pending, paused_reason=OUTSIDE_WINDOW)
+        return SettleResult(
+            status=BatchStatus.PAUSED.value, pending=pending, paused_reason=PausedReason.OUTSIDE_WINDOW.value
+        )
     ctx.batches.next_pass_due(batch.id, run_pass.run, run_pass.pass_number, next_pass.at(), now_iso)
     return SettleResult(status=batch.status.value, pending=pending, in_call=in_call)
 

@@ -11,13 +11,13 @@ import logging
 import time
 
 from batchcalls.domain.errors import Conflict
-from batchcalls.domain.lifecycle import BatchStatus
+from batchcalls.domain.lifecycle import BatchStatus, PausedReason
 from batchcalls.models.domain import Batch
 from batchcalls.services import series
 from batchcalls.services.bulk import skip_pending
 from batchcalls.services.context import Context
 from batchcalls.services.lifecycle import begin_run, finish_resets
-from batchcalls.services.runs import OUTSIDE_WINDOW, continue_run
+from batchcalls.services.runs import continue_run
 from batchcalls.services.sweep import sweep
 
 logger = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def handle_due(ctx: Context, batch: Batch, bulk: BulkBudget | None = None) -> bo
         if finished:
             ctx.batches.leave_due_index(batch)
         return True
-    if batch.status is BatchStatus.PAUSED and batch.paused_reason == OUTSIDE_WINDOW:
+    if batch.status is BatchStatus.PAUSED and batch.paused_reason == PausedReason.OUTSIDE_WINDOW:
         # Its window opens now: running again, and the next pass dials.
         resumed = ctx.batches.resume_window_open(batch, ctx.now_iso())
         return resumed is not None and continue_run(ctx, resumed)

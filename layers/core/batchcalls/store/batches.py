@@ -325,14 +325,16 @@ class BatchStore:
             expect={"run_number": run},
         )
 
-    def fail(self, batch_id: str, reason: str, now: str) -> Batch | None:
-        """No call can be placed (credentials, caller ID): failed with the reason kept."""
+    def fail(self, batch_id: str, run: int, reason: str, now: str) -> Batch | None:
+        """No call can be placed (credentials, caller ID): run ``run`` failed with the reason
+        kept. A message left from an earlier run never fails the re-run that followed it."""
         return self._change(
             batch_id,
             from_statuses=[BatchStatus.RUNNING, BatchStatus.PAUSED],
             to_status=BatchStatus.FAILED,
             set_fields={"failure_reason": reason, "updated_at": now},
             remove_fields=["due_at"],
+            expect={"run_number": run},
         )
 
     def complete_run(self, batch_id: str, run: int, now: str) -> Batch | None:
@@ -363,9 +365,15 @@ class BatchStore:
         )
 
     def leave_due_index(self, batch: Batch) -> Batch | None:
-        """Nothing for the scheduler to do for this batch any more (while it keeps its status)."""
+        """Nothing for the scheduler to do for this batch any more (while it keeps its status,
+        and the due_at read: one set meanwhile, a next pass or a reset, is not lost)."""
+        expect = {"due_at": batch.due_at} if batch.due_at else None
         return self._change(
-            batch.id, from_statuses=[batch.status], to_status=batch.status, remove_fields=["due_at"]
+            batch.id,
+            from_statuses=[batch.status],
+            to_status=batch.status,
+            remove_fields=["due_at"],
+            expect=expect,
         )
 
     def claim_occurrence(self, parent: Batch, index: int, due_at: str, now: str) -> Batch | None:
@@ -396,11 +404,13 @@ class BatchStore:
         """waiting_for_upload → importing; or, ``stale``, take over an import whose heartbeat
         stopped (the ``import_started_at`` read)."""
         expect: dict[str, Any] = {"import_status": ImportStatus.WAITING.value}
-        if stale:
+        if stale:  # and still as stale as read: a heartbeat meanwhile keeps the import its own
             expect = {
                 "import_status": ImportStatus.IMPORTING.value,
                 "import_started_at": batch.import_started_at,
             }
+            if batch.import_heartbeat_at:
+                expect["import_heartbeat_at"] = batch.import_heartbeat_at
         return self._change(
             batch.id,
             from_statuses=[BatchStatus.DRAFT],

@@ -25,6 +25,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
 from batchcalls.domain.recipient_status import (
+    IN_CALL,
     TERMINAL,
     RecipientStatus,
     counter_field,
@@ -68,12 +69,7 @@ class InflightRef(NamedTuple):
 
 FINAL_STATUSES = [s for s in RecipientStatus if s in TERMINAL]
 
-_IN_CALL = [
-    RecipientStatus.CALLING,
-    RecipientStatus.INITIATED,
-    RecipientStatus.RINGING,
-    RecipientStatus.IN_PROGRESS,
-]
+_IN_CALL = list(IN_CALL)
 
 
 def _in_list(prefix: str, statuses: list[RecipientStatus]) -> tuple[str, dict[str, str]]:

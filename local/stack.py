@@ -164,6 +164,12 @@ class OfflineStack:
                 self._tickers.append(ticker)
         return self
 
+    def stop_poller(self, function: str) -> None:
+        """Stop feeding ``function`` from its queue (a test that runs it by hand would race it)."""
+        for poller in self._pollers:
+            if poller.function == function:
+                poller.stop()
+
     def stop(self) -> None:
         if OfflineStack._running is self:
             OfflineStack._running = None

@@ -4,6 +4,7 @@ a test, signed callbacks, polling."""
 
 from __future__ import annotations
 
+import io
 import itertools
 import threading
 import time
@@ -18,13 +19,15 @@ from batchcalls import aws
 from batchcalls.config import Settings, get_settings
 from batchcalls.domain.clock import system_clock
 from batchcalls.domain.lifecycle import BatchStatus
-from batchcalls.models.api import CreateBatchRequest
+from batchcalls.models.api import CreateBatchRequest, UploadBatchRequest
 from batchcalls.models.domain import Account, Batch, CallerNumber, Recipient
 from batchcalls.models.messages import DialMessage, DialOutcome
 from batchcalls.services import account as account_service
+from batchcalls.services import uploads
 from batchcalls.services.batches import create_batch
 from batchcalls.services.context import Context
 from batchcalls.store.executions import ExecutionStore
+from batchcalls.store.files import upload_key
 from batchcalls.telephony.port import CallRequest, PlacedCall, ProviderCall, TelephonyProvider
 from local.seed import DEMO_ACCOUNT_ID, DEMO_CALLER_ID
 
@@ -213,7 +216,7 @@ def make_batch(
     now = ctx.now_iso()
     batch = Batch(
         id=str(uuid.uuid4()),
-        user_id=account_id,
+        account_id=account_id,
         name=name,
         caller_id=caller_id,
         status=status,
@@ -279,7 +282,7 @@ def dial_message(
         batch_id=batch.id,
         run=1,
         pass_number=pass_number,
-        rk=f"R#{seq:07d}",
+        recipient_key=f"R#{seq:07d}",
         task_token=token or f"tok-{seq}-{pass_number}",
     )
 
@@ -293,3 +296,30 @@ class Cancelled(Exception):
             "Error": {"Code": "TransactionCanceledException"},
             "CancellationReasons": [{"Code": r} for r in reasons],
         }
+
+
+def draft_upload(ctx: Context, text: str, **extra: object) -> str:
+    """A draft made by the upload route with ``text`` as its file, not yet imported."""
+    request = UploadBatchRequest.model_validate(
+        {"name": "up", "caller_id": DEMO_CALLER_ID, "status": "draft", **extra}
+    )
+    batch_id = uploads.create_upload(ctx, DEMO_ACCOUNT_ID, request).batch.id
+    ctx.files.upload(upload_key(DEMO_ACCOUNT_ID, batch_id), io.BytesIO(text.encode()), "text/csv")
+    return batch_id
+
+
+# The create example of shared/reference/magpipe-create-batch-api.txt, field for field.
+REFERENCE_EXAMPLE: dict[str, Any] = {
+    "action": "create",
+    "name": "Appointment Reminders",
+    "caller_id": "+16045551234",
+    "send_now": True,
+    "window_start_time": "00:00",  # the reference's 09:00–17:00 would make tests clock-dependent
+    "window_end_time": "23:59",
+    "window_days": [0, 1, 2, 3, 4, 5, 6],
+    "reserved_concurrency": 5,
+    "recipients": [
+        {"name": "John Doe", "phone_number": "+14155551234"},
+        {"name": "Jane Smith", "phone_number": "+12125559876"},
+    ],
+}

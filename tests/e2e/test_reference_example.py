@@ -10,7 +10,7 @@ import pytest
 from batchcalls.domain.recipient_status import RANK, RecipientStatus
 from local.stack import StackOptions
 from tests.e2e.conftest import Client
-from tests.e2e.test_vertical_slice import EXAMPLE
+from tests.helpers import REFERENCE_EXAMPLE as EXAMPLE
 
 
 @pytest.fixture(scope="module")

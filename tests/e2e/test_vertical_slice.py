@@ -11,25 +11,11 @@ import requests
 from batchcalls.domain.recipient_status import RecipientStatus
 from local.stack import OfflineStack
 from tests.e2e.conftest import Client
-from tests.helpers import wait_for
+from tests.helpers import REFERENCE_EXAMPLE, wait_for
 
 REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "magpipe-create-batch-api.txt"
 
-# The create example of shared/reference/magpipe-create-batch-api.txt, field for field.
-EXAMPLE = {
-    "action": "create",
-    "name": "Appointment Reminders",
-    "caller_id": "+16045551234",
-    "send_now": True,
-    "window_start_time": "00:00",  # the reference's 09:00–17:00 would make this test clock-dependent
-    "window_end_time": "23:59",
-    "window_days": [0, 1, 2, 3, 4, 5, 6],
-    "reserved_concurrency": 5,
-    "recipients": [
-        {"name": "John Doe", "phone_number": "+14155551234"},
-        {"name": "Jane Smith", "phone_number": "+12125559876"},
-    ],
-}
+EXAMPLE = REFERENCE_EXAMPLE
 
 
 def peak_calls(recipients: list[dict[str, Any]]) -> int:

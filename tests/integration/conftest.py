@@ -47,7 +47,5 @@ def ctx(
 def importer_stopped(quiet_stack: OfflineStack) -> OfflineStack:
     """The module's stack without its importer, for tests that run the import themselves (the
     stack's would race them)."""
-    for poller in quiet_stack._pollers:
-        if poller.function == "ImporterFunction":
-            poller.stop()
+    quiet_stack.stop_poller("ImporterFunction")
     return quiet_stack

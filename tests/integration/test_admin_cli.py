@@ -320,7 +320,7 @@ def test_a_top_up_that_must_resume_batches_needs_the_state_machine(
     now = ctx.now_iso()
     batch = Batch(
         id=str(uuid.uuid4()),
-        user_id=account_id,
+        account_id=account_id,
         name="waiting for credits",
         caller_id="+16045558888",
         status=BatchStatus.PAUSED,

@@ -151,7 +151,9 @@ def test_the_url_an_answered_call_fetches_is_signed(ctx: Context) -> None:
     account_service.add_credits(ctx, account_id, 1_000_000, ref="opening")
     batch_id = create(ctx, account_id)
     set_batch_fields(ctx, batch_id, status="running", run_number=1, pass_number=1)
-    message = DialMessage(batch_id=batch_id, run=1, pass_number=1, rk="R#0000001", task_token="tok")
+    message = DialMessage(
+        batch_id=batch_id, run=1, pass_number=1, recipient_key="R#0000001", task_token="tok"
+    )
     assert dial(ctx, message) == "dialed"
 
     [placed] = ctx.provider.placed  # type: ignore[attr-defined]
@@ -161,7 +163,7 @@ def test_the_url_an_answered_call_fetches_is_signed(ctx: Context) -> None:
     now = ctx.clock().timestamp()
     key = agent_key(ctx.agent_url_secret, account_id, "agent-a")  # what the agent service holds
     call = verify(placed.twiml_url, key, now=now)
-    assert (call.account_id, call.agent_id, call.batch_id, call.rk) == (
+    assert (call.account_id, call.agent_id, call.batch_id, call.recipient_key) == (
         account_id,
         "agent-a",
         batch_id,
@@ -180,7 +182,9 @@ def test_without_its_secret_a_dial_fails_before_taking_a_slot_or_a_fee(ctx: Cont
     batch_id = create(ctx, account_id)
     set_batch_fields(ctx, batch_id, status="running", run_number=1, pass_number=1)
     unsigned = make_context(agent_url_secret="", agent_url_secret_arn="")
-    message = DialMessage(batch_id=batch_id, run=1, pass_number=1, rk="R#0000001", task_token="tok")
+    message = DialMessage(
+        batch_id=batch_id, run=1, pass_number=1, recipient_key="R#0000001", task_token="tok"
+    )
     with pytest.raises(RuntimeError, match="AGENT_URL_SECRET"):
         dial(unsigned, message)
     recipient = ctx.recipients.get(batch_id, "R#0000001")

@@ -89,7 +89,9 @@ def test_call_minutes_are_charged_once_per_started_minute(ctx: Context) -> None:
     assert callback(ctx, batch, 2, "no-answer", CallDuration="0") == "finished"
 
     minutes = [e for e in ctx.credits.ledger_all(account_id) if e.kind == "call_minutes"]
-    assert [(e.amount_micros, e.recipient_id, e.note) for e in minutes] == [(-2 * RATE, "R#0000001", "2 min")]
+    assert [(e.amount_micros, e.recipient_key, e.note) for e in minutes] == [
+        (-2 * RATE, "R#0000001", "2 min")
+    ]
     assert ctx.credits.balance(account_id) == 1_000_000 - 2 * FEE - 2 * RATE
     assert ledger_sum(ctx, account_id) == ctx.credits.balance(account_id)
     first, second = ctx.recipients.get(batch.id, "R#0000001"), ctx.recipients.get(batch.id, "R#0000002")
@@ -218,9 +220,9 @@ def lose_final_status(ctx: Context, batch: Batch, seq: int) -> Recipient:
     """Dial, then let the Map child time out: the lost-call path hangs the call up (the provider
     says it is still in progress) and ends the attempt failed with no minutes."""
     assert dial(ctx, message(batch, seq)) == "dialed"
-    assert record_lost_call(ctx, LostCall(batch_id=batch.id, run=1, pass_number=1, rk=f"R#{seq:07d}")) == {
-        "outcome": "failed"
-    }
+    assert record_lost_call(
+        ctx, LostCall(batch_id=batch.id, run=1, pass_number=1, recipient_key=f"R#{seq:07d}")
+    ) == {"outcome": "failed"}
     ended = ctx.recipients.get(batch.id, f"R#{seq:07d}")
     assert ended is not None and ended.status is RecipientStatus.FAILED and ended.call_id
     return ended
@@ -288,7 +290,7 @@ def test_a_late_final_status_after_a_redial_bills_the_attempt_it_belongs_to(ctx:
     account_id = new_account(ctx, balance=1_000_000)
     batch = make_batch(ctx, account_id, 1, retry_policy=RetryPolicy(on=["failed"]))
     assert dial(ctx, message(batch, 1)) == "dialed"
-    record_lost_call(ctx, LostCall(batch_id=batch.id, run=1, pass_number=1, rk="R#0000001"))
+    record_lost_call(ctx, LostCall(batch_id=batch.id, run=1, pass_number=1, recipient_key="R#0000001"))
     waiting = ctx.recipients.get(batch.id, "R#0000001")
     assert waiting is not None and waiting.status is RecipientStatus.PENDING and waiting.next_attempt_at
     [lost] = waiting.attempt_history
@@ -313,7 +315,7 @@ def test_a_final_status_the_lost_call_path_already_had_is_not_billed_again(ctx: 
     ctx.provider.fetched[calling.call_id] = ProviderCall(  # type: ignore[attr-defined]
         call_id=calling.call_id, status="completed", duration_seconds=125
     )
-    record_lost_call(ctx, LostCall(batch_id=batch.id, run=1, pass_number=1, rk="R#0000001"))
+    record_lost_call(ctx, LostCall(batch_id=batch.id, run=1, pass_number=1, recipient_key="R#0000001"))
     assert final_callback(ctx, calling, "completed", CallDuration="125") == "stale"
     assert ctx.credits.balance(account_id) == 1_000_000 - FEE - 3 * RATE
 

@@ -13,8 +13,7 @@ from batchcalls.services import batches, suppression, uploads
 from batchcalls.services.context import Context
 from batchcalls.store.files import upload_key
 from local.seed import DEMO_ACCOUNT_ID
-from tests.helpers import CALLER, new_account
-from tests.integration.test_uploads import draft_upload
+from tests.helpers import CALLER, draft_upload, new_account
 
 pytestmark = pytest.mark.usefixtures("importer_stopped")  # these tests run the import themselves
 

@@ -67,8 +67,8 @@ def test_a_batch_cancelled_before_the_claim_skips_the_recipient_without_a_call_o
     second = ctx.recipients.get(batch.id, "R#0000002")
     assert second is not None and second.status is RecipientStatus.SKIPPED
     assert second.attempts == 0 and second.cost_micros == 0
-    assert ctx.credits.balance(batch.user_id) == BALANCE - FEE
-    assert len(ctx.slots.holders(batch.user_id) or {}) == 1  # only the first call's slot
+    assert ctx.credits.balance(batch.account_id) == BALANCE - FEE
+    assert len(ctx.slots.holders(batch.account_id) or {}) == 1  # only the first call's slot
     assert answered(ctx) == ["skipped"]
 
 
@@ -89,8 +89,8 @@ def test_a_batch_paused_before_the_claim_defers_the_recipient(dialer: Dialer) ->
     second = ctx.recipients.get(batch.id, "R#0000002")
     assert second is not None and second.status is RecipientStatus.PENDING
     assert second.ticket == "1:1" and second.attempts == 0
-    assert ctx.credits.balance(batch.user_id) == BALANCE - FEE
-    assert len(ctx.slots.holders(batch.user_id) or {}) == 1
+    assert ctx.credits.balance(batch.account_id) == BALANCE - FEE
+    assert len(ctx.slots.holders(batch.account_id) or {}) == 1
     # …and a second delivery of the message finds it dealt with
     assert dial(ctx, message(batch, 2)) == "duplicate"
     assert answered(ctx) == ["deferred"]

@@ -4,16 +4,15 @@ suppressed numbers are left out and reported."""
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 
+from batchcalls import aws
 from batchcalls.domain.errors import Conflict
 from batchcalls.domain.lifecycle import BatchStatus
-from batchcalls.models.api import UploadBatchRequest
 from batchcalls.services import uploads
 from batchcalls.services.context import Context
 from batchcalls.services.export import export_batch
@@ -21,18 +20,9 @@ from batchcalls.services.lifecycle import cancel
 from batchcalls.services.tick import tick
 from batchcalls.store.files import parse_upload_key, upload_key
 from local.seed import DEMO_ACCOUNT_ID
-from tests.helpers import Clock, make_context, set_batch_fields
+from tests.helpers import Clock, draft_upload, make_context, set_batch_fields
 
 pytestmark = pytest.mark.usefixtures("importer_stopped")  # these tests run the import themselves
-
-
-def draft_upload(ctx: Context, text: str, **extra: object) -> str:
-    request = UploadBatchRequest.model_validate(
-        {"name": "up", "caller_id": "+16045551234", "status": "draft", **extra}
-    )
-    batch_id = uploads.create_upload(ctx, DEMO_ACCOUNT_ID, request).batch.id
-    ctx.files.upload(upload_key(DEMO_ACCOUNT_ID, batch_id), io.BytesIO(text.encode()), "text/csv")
-    return batch_id
 
 
 ROWS = "phone,name\n" + "".join(f"+1415555{7100 + n},R{n}\n" for n in range(1200))
@@ -129,7 +119,7 @@ def test_an_import_out_of_time_goes_on_in_fresh_invocations(ctx: Context) -> Non
     text = ROWS + "not a number,Bad\n+14155557100,Again\n"  # 1,200 good, 1 invalid, 1 duplicate
     batch_id = draft_upload(ctx, text, skip_invalid=True)
     key = upload_key(DEMO_ACCOUNT_ID, batch_id)
-    sqs = ctx.import_queue._sqs
+    sqs = aws.client("sqs")  # the queue as the importer sees it
     url = ctx.settings.import_queue_url
     sqs.purge_queue(QueueUrl=url)  # the S3 events of the uploads (no importer runs here)
 

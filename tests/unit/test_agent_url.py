@@ -16,7 +16,9 @@ from batchcalls.services.callbacks import agent_twiml_url
 
 SECRET = "s3cret"  # the stack's
 TEMPLATE = "https://agents.example.test/agents/{agent_id}/twiml"
-CALL = AgentCall(account_id="acct-a", agent_id="agent-1", batch_id="b-1", rk="R#0000001", expires=1_000)
+CALL = AgentCall(
+    account_id="acct-a", agent_id="agent-1", batch_id="b-1", recipient_key="R#0000001", expires=1_000
+)
 KEY = agent_key(SECRET, "acct-a", "agent-1")  # what agent-1's service holds
 
 
@@ -93,7 +95,7 @@ def test_the_dialers_url_is_signed_for_the_batchs_account_and_agent() -> None:
     settings = Settings(agent_twiml_url=TEMPLATE, agent_url_expires_seconds=600)
     batch = Batch(
         id="b-1",
-        user_id="acct-a",
+        account_id="acct-a",
         name="n",
         caller_id="+16045551234",
         agent_id="agent-1",
@@ -104,7 +106,7 @@ def test_the_dialers_url_is_signed_for_the_batchs_account_and_agent() -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     url = agent_twiml_url(settings, SECRET, batch, "R#0000007", now)
     call = verify(url, KEY, now=now.timestamp())
-    assert (call.account_id, call.agent_id, call.batch_id, call.rk) == (
+    assert (call.account_id, call.agent_id, call.batch_id, call.recipient_key) == (
         "acct-a",
         "agent-1",
         "b-1",

@@ -33,7 +33,7 @@ FEE = LedgerEntry(
     kind="dial_fee",
     amount_micros=-5_000,
     batch_id="b1",
-    recipient_id="R#0000001",
+    recipient_key="R#0000001",
 )
 FAILED, FINE = "ConditionalCheckFailed", "None"
 

@@ -72,10 +72,10 @@ def test_stopping_a_pass_never_started_is_no_error(stub: tuple[ExecutionStore, S
 @pytest.mark.parametrize("code", ["TaskTimedOut", "InvalidToken", "TaskDoesNotExist"])
 def test_a_closed_token_is_answered_already(stub: tuple[ExecutionStore, Stubber], code: str) -> None:
     executions, stubber = stub
-    outcome = DialOutcome(outcome="completed", rk="R#1")
-    stubber.add_response(
-        "send_task_success", {}, {"taskToken": "open", "output": json.dumps(outcome.model_dump())}
-    )
+    outcome = DialOutcome(outcome="completed", recipient_key="R#1")
+    # The state machine reads the recipient as "rk" (statemachines/batch_run.asl.json).
+    output = json.dumps({"outcome": "completed", "rk": "R#1"})
+    stubber.add_response("send_task_success", {}, {"taskToken": "open", "output": output})
     stubber.add_client_error("send_task_success", code)
     assert executions.answer_task("open", outcome) is True
     assert executions.answer_task("closed", outcome) is False

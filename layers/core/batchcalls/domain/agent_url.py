@@ -53,7 +53,7 @@ class AgentCall:
     account_id: str
     agent_id: str
     batch_id: str
-    rk: str  # the recipient's key in the batch (R#0000001)
+    recipient_key: str  # the recipient's key in the batch (R#0000001); "rk" in the URL
     expires: int  # epoch seconds
 
     def query(self) -> dict[str, str]:
@@ -61,7 +61,7 @@ class AgentCall:
             "account_id": self.account_id,
             "agent_id": self.agent_id,
             "batch_id": self.batch_id,
-            "rk": self.rk,
+            "rk": self.recipient_key,
             "expires": str(self.expires),
         }
 
@@ -115,7 +115,7 @@ def verify(params: Mapping[str, str] | str, key: str, *, now: float) -> AgentCal
         account_id=params["account_id"],
         agent_id=params["agent_id"],
         batch_id=params["batch_id"],
-        rk=params["rk"],
+        recipient_key=params["rk"],
         expires=expires,
     )
     try:

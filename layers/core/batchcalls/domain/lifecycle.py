@@ -55,7 +55,7 @@ TRANSITIONS: dict[BatchStatus, dict[BatchAction, BatchStatus]] = {
         A.SCHEDULE: B.SCHEDULED,
         A.CANCEL: B.CANCELLED,
     },
-    B.SCHEDULED: {A.START: B.RUNNING, A.CANCEL: B.CANCELLED, A.FAIL: B.FAILED},
+    B.SCHEDULED: {A.START: B.RUNNING, A.CANCEL: B.CANCELLED},
     B.RUNNING: {
         # start on a running batch is accepted: it makes sure pending recipients get dialed
         # (Magpipe's client sends it after resetting one recipient to retry it).

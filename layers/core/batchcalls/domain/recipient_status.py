@@ -81,10 +81,6 @@ def statuses_before(status: RecipientStatus) -> list[RecipientStatus]:
     return [s for s, rank in RANK.items() if rank < RANK[status]]
 
 
-def may_advance(current: RecipientStatus, new: RecipientStatus) -> bool:
-    return RANK[new] > RANK[current]
-
-
 def counter_field(status: RecipientStatus) -> str:
     """The batch counter a final status adds to."""
     if status is S.COMPLETED:

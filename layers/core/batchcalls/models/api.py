@@ -552,7 +552,7 @@ class LedgerEntryOut(BaseModel):
     kind: Literal["dial_fee", "call_minutes", "refund", "top_up", "adjustment"]
     amount_micros: int = Field(description="signed: charges are negative")
     batch_id: str | None
-    recipient_id: str | None
+    recipient_id: str | None = Field(description="the recipient's key in the batch (R#0000001 is the first)")
     call_id: str | None
     note: str | None
 
@@ -636,11 +636,12 @@ ActionResponse = (
     PreviewResponse | BatchResponse | GetBatchResponse | ListBatchesResponse | ListRunsResponse | ActionResult
 )
 
-_BATCH_FIELDS = [name for name in BatchOut.model_fields if name != "counts"]
+_BATCH_FIELDS = [name for name in BatchOut.model_fields if name not in ("counts", "user_id")]
 
 
 def batch_out(batch: Batch, counts: dict[str, int] | None = None) -> dict[str, Any]:
     out = {name: getattr(batch, name) for name in _BATCH_FIELDS}
+    out["user_id"] = batch.account_id  # Magpipe's name for the owner
     out["status"] = batch.status.value
     out["retry_policy"] = batch.retry_policy.model_dump() if batch.retry_policy else None
     if counts is not None:
@@ -690,7 +691,7 @@ def ledger_entry_out(entry: LedgerEntry) -> LedgerEntryOut:
         kind=entry.kind,
         amount_micros=entry.amount_micros,
         batch_id=entry.batch_id,
-        recipient_id=entry.recipient_id,
+        recipient_id=entry.recipient_key,
         call_id=entry.call_id,
         note=entry.note,
     )

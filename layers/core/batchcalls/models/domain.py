@@ -33,7 +33,7 @@ class LedgerEntry(BaseModel):
     kind: str  # dial_fee | call_minutes | refund | top_up | adjustment
     amount_micros: int  # signed: charges are negative
     batch_id: str | None = None
-    recipient_id: str | None = None
+    recipient_key: str | None = None  # the recipient's sort key in its batch (R#…)
     call_id: str | None = None
     note: str | None = None
 
@@ -81,7 +81,7 @@ class Agent(BaseModel):
 
 class Batch(BaseModel):
     id: str
-    user_id: str
+    account_id: str  # the owner; "user_id" on the wire and in the item (Magpipe's name)
     name: str
     caller_id: str
     agent_id: str | None = None

@@ -38,19 +38,22 @@ class PlanResult(BaseModel):
 class DialMessage(RunPass):
     """One SQS message of the dial queue: dial this recipient in this pass, answer this token."""
 
-    rk: str  # recipient sort key
+    # "rk" on the wire (manifest, state machine, queue): messages in flight keep their shape.
+    recipient_key: str = Field(alias="rk")  # the recipient's sort key
     to: str | None = None  # the recipient's number, from the manifest
     task_token: str
     slot_waits: int = 0  # times this dial found every concurrency slot of the account busy
 
 
 class LostCall(RunPass):
-    rk: str
+    recipient_key: str = Field(alias="rk")
     error: dict[str, object] | None = None
 
 
 class DialOutcome(BaseModel):
     """What a Map child receives through SendTaskSuccess."""
 
+    model_config = ConfigDict(populate_by_name=True)
+
     outcome: str  # dialed-and-final status, "deferred", "skipped", "duplicate", "stale"
-    rk: str | None = None
+    recipient_key: str | None = Field(default=None, alias="rk")

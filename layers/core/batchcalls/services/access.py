@@ -16,6 +16,6 @@ def get_owned_batch(ctx: Context, account_id: str, batch_id: str, field: str = "
         message = f"is {len(batch_id)} characters long; batch ids have at most {MAX_ID_LENGTH}"
         raise InvalidRequest(f"{field} {message}", [{"field": field, "message": message}])
     batch = ctx.batches.get(batch_id)
-    if batch is None or batch.user_id != account_id:
+    if batch is None or batch.account_id != account_id:
         raise NotFound("Batch not found")
     return batch

@@ -199,7 +199,7 @@ def new_batch(
         end_date = iso(schedule_moment("recurrence_end_date", request.recurrence_end_date))
     return Batch(
         id=batch_id,
-        user_id=account.id,
+        account_id=account.id,
         name=request.name,
         caller_id=number.phone_number,
         agent_id=request.agent_id or number.agent_id,

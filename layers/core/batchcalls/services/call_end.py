@@ -157,7 +157,7 @@ def _minutes_charge(
         kind="call_minutes",
         amount_micros=-amount,
         batch_id=recipient.batch_id,
-        recipient_id=recipient.sk,
+        recipient_key=recipient.sk,
         call_id=call_id or None,
         note=f"{started_minutes(duration)} min",
     )

@@ -34,10 +34,10 @@ def apply_call_status(
 ) -> str:
     """Apply one signed status callback that arrived at ``base_url``; returns what happened."""
     try:
-        batch_id, rk, ticket = query["batch_id"], query["rk"], query["ticket"]
+        batch_id, recipient_key, ticket = query["batch_id"], query["rk"], query["ticket"]
     except KeyError as exc:
         raise InvalidRequest("Status callback is missing batch_id, rk or ticket") from exc
-    url = status_callback_url(base_url, batch_id, rk, ticket)
+    url = status_callback_url(base_url, batch_id, recipient_key, ticket)
     if not signature or not ctx.provider.validate_signature(url, dict(form), signature):
         raise Forbidden("Invalid signature")
 
@@ -54,7 +54,7 @@ def apply_call_status(
         fields["answered_at"] = now_iso
 
     if not is_terminal(status):
-        moved = ctx.recipients.advance(batch_id, rk, ticket, status, fields)
+        moved = ctx.recipients.advance(batch_id, recipient_key, ticket, status, fields)
         return "advanced" if moved else "stale"
 
     fields["completed_at"] = now_iso
@@ -63,19 +63,19 @@ def apply_call_status(
     if status in _ERRORS:
         sip = form.get("SipResponseCode")
         fields["error_message"] = _ERRORS[status] + (f" (SIP {sip})" if sip else "")
-    return _apply_final_status(ctx, batch_id, rk, ticket, status, fields, now_iso)
+    return _apply_final_status(ctx, batch_id, recipient_key, ticket, status, fields, now_iso)
 
 
 def _apply_final_status(
     ctx: Context,
     batch_id: str,
-    rk: str,
+    recipient_key: str,
     ticket: str,
     status: RecipientStatus,
     fields: dict[str, object],
     now_iso: str,
 ) -> str:
-    recipient = ctx.recipients.get(batch_id, rk)
+    recipient = ctx.recipients.get(batch_id, recipient_key)
     if recipient is None:
         return "stale"
     in_call = recipient.status in IN_CALL
@@ -83,10 +83,12 @@ def _apply_final_status(
         if end_attempt(ctx, recipient, ticket, status, fields, now_iso):
             if recipient.account_id and recipient.slot_holder:
                 ctx.slots.release(recipient.account_id, recipient.slot_holder)
-            answer_task(ctx, recipient.task_token, DialOutcome(outcome=status.value, rk=rk))
+            answer_task(
+                ctx, recipient.task_token, DialOutcome(outcome=status.value, recipient_key=recipient_key)
+            )
             return "finished"
         # Ended meanwhile — perhaps by the lost-call path, whose history entry this read lacks.
-        recipient = ctx.recipients.get(batch_id, rk) or recipient
+        recipient = ctx.recipients.get(batch_id, recipient_key) or recipient
     # An attempt the lost-call path ended without its final status: the carrier bills the call.
     billed = record_late_final_status(ctx, recipient, ticket, status, fields, now_iso)
     return "late_final_status" if billed else "stale"

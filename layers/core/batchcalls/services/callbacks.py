@@ -19,21 +19,21 @@ from batchcalls.models.domain import Batch
 STATUS_CALLBACK_PATH = "/webhooks/twilio/status"
 
 
-def status_callback_url(base_url: str, batch_id: str, rk: str, ticket: str) -> str:
+def status_callback_url(base_url: str, batch_id: str, recipient_key: str, ticket: str) -> str:
     """``base_url`` is the API's public base: the dialer's setting, or (in the webhook) the
     base the request arrived at — both give the same string."""
-    query = urlencode({"batch_id": batch_id, "rk": rk, "ticket": ticket})
+    query = urlencode({"batch_id": batch_id, "rk": recipient_key, "ticket": ticket})
     return f"{base_url.rstrip('/')}{STATUS_CALLBACK_PATH}?{query}"
 
 
-def agent_twiml_url(settings: Settings, secret: str, batch: Batch, rk: str, now: datetime) -> str:
+def agent_twiml_url(settings: Settings, secret: str, batch: Batch, recipient_key: str, now: datetime) -> str:
     """What the answered call fetches: the agent's URL, signed for the batch's account and
     agent and this recipient, good for ``agent_url_expires_seconds`` from ``now``."""
     call = AgentCall(
-        account_id=batch.user_id,
+        account_id=batch.account_id,
         agent_id=batch.agent_id or "default",
         batch_id=batch.id,
-        rk=rk,
+        recipient_key=recipient_key,
         expires=int(now.timestamp()) + settings.agent_url_expires_seconds,
     )
     return agent_url.sign(settings.agent_twiml_url, call, secret)

@@ -82,10 +82,10 @@ def dial_record(ctx: Context, message: DialMessage) -> str:
         return "waiting_for_slot"
 
 
-def slot_holder(batch_id: str, rk: str, ticket: str) -> str:
+def slot_holder(batch_id: str, recipient_key: str, ticket: str) -> str:
     """A semaphore holder for one delivery of a dial; the claim stores it on the recipient, so
     whoever ends the call releases exactly that holder."""
-    return f"{batch_id}|{rk}|{ticket}|{uuid.uuid4().hex[:12]}"
+    return f"{batch_id}|{recipient_key}|{ticket}|{uuid.uuid4().hex[:12]}"
 
 
 def _decide(delivery: Delivery) -> Decision:
@@ -97,7 +97,7 @@ def _decide(delivery: Delivery) -> Decision:
     # fails with nothing to give back, and SQS delivers it again.
     ctx = delivery.ctx
     twiml_url = agent_twiml_url(
-        ctx.settings, ctx.agent_url_secret, cleared.batch, delivery.message.rk, delivery.now
+        ctx.settings, ctx.agent_url_secret, cleared.batch, delivery.message.recipient_key, delivery.now
     )
     start = _take_slot_and_start(delivery, cleared.batch)
     claimed = _claim(delivery, cleared, start)
@@ -127,19 +127,19 @@ def _take_slot_and_start(delivery: Delivery, batch: Batch) -> Start:
     time under the account's calls-per-second limit, slept until. Raises ``DialLater`` (with no
     slot held) when either is not to be had now."""
     ctx, message = delivery.ctx, delivery.message
-    account = ctx.account(batch.user_id)
+    account = ctx.account(batch.account_id)
     # One holder per delivery: a duplicate never frees ours.
-    holder = slot_holder(message.batch_id, message.rk, message.ticket)
+    holder = slot_holder(message.batch_id, message.recipient_key, message.ticket)
     limit = max(1, account.max_concurrency - batch.reserved_concurrency)
     epoch = int(delivery.now.timestamp())
     lease_until = epoch + ctx.settings.dial_task_timeout_seconds
-    if not ctx.slots.acquire(batch.user_id, holder, limit, lease_until, epoch):
-        raise NoSlotAvailable(f"all {limit} slots of account {batch.user_id} are busy")
+    if not ctx.slots.acquire(batch.account_id, holder, limit, lease_until, epoch):
+        raise NoSlotAvailable(f"all {limit} slots of account {batch.account_id} are busy")
     now_ms = int(ctx.clock().timestamp() * 1000)
-    wait_ms = ctx.pacing.reserve(batch.user_id, account.calls_per_second, now_ms, PACING_MAX_WAIT_MS)
+    wait_ms = ctx.pacing.reserve(batch.account_id, account.calls_per_second, now_ms, PACING_MAX_WAIT_MS)
     if wait_ms is None:
-        ctx.slots.release(batch.user_id, holder)
-        raise PacingBusy(f"account {batch.user_id} is at its {account.calls_per_second} calls per second")
+        ctx.slots.release(batch.account_id, holder)
+        raise PacingBusy(f"account {batch.account_id} is at its {account.calls_per_second} calls per second")
     if wait_ms:
         ctx.sleep(wait_ms / 1000)
     # attempted_at is the start the pacer gave this attempt (after it took its slot): starts
@@ -178,10 +178,10 @@ def _claim(delivery: Delivery, cleared: Candidate, start: Start) -> Claimed | De
     claim = DialClaim(
         batch_id=message.batch_id,
         run=message.run,
-        sk=message.rk,
+        sk=message.recipient_key,
         ticket=message.ticket,
         task_token=message.task_token,
-        account_id=batch.user_id,
+        account_id=batch.account_id,
         phone_number=cleared.to,
         slot_holder=start.holder,
         attempted_at=start.attempted_at,
@@ -190,7 +190,7 @@ def _claim(delivery: Delivery, cleared: Candidate, start: Start) -> Claimed | De
     outcome = ctx.recipients.claim(claim, fee=fee)
     if outcome is ClaimOutcome.CLAIMED:
         return Claimed(batch, cleared.to, start.holder, fee)
-    ctx.slots.release(batch.user_id, start.holder)
+    ctx.slots.release(batch.account_id, start.holder)
     return _not_claimed(delivery, outcome)
 
 
@@ -200,13 +200,13 @@ def _dial_fee(delivery: Delivery, batch: Batch, at: str) -> LedgerEntry | None:
         return None
     message = delivery.message
     return LedgerEntry(
-        account_id=batch.user_id,
+        account_id=batch.account_id,
         at=at,
-        ref=f"dial:{message.batch_id}:{message.rk}:{message.ticket}",
+        ref=f"dial:{message.batch_id}:{message.recipient_key}:{message.ticket}",
         kind="dial_fee",
         amount_micros=-fee,
         batch_id=message.batch_id,
-        recipient_id=message.rk,
+        recipient_key=message.recipient_key,
     )
 
 
@@ -235,7 +235,7 @@ def _place(delivery: Delivery, claimed: Claimed, twiml_url: str) -> PlacedCall |
         to=claimed.to,
         from_=batch.caller_id,
         status_callback_url=status_callback_url(
-            ctx.settings.public_base_url, message.batch_id, message.rk, message.ticket
+            ctx.settings.public_base_url, message.batch_id, message.recipient_key, message.ticket
         ),
         twiml_url=twiml_url,
         ring_timeout_seconds=ctx.settings.ring_timeout_seconds,
@@ -252,13 +252,15 @@ def _place(delivery: Delivery, claimed: Claimed, twiml_url: str) -> PlacedCall |
     except CallOutcomeUnknown:
         # The call may exist: keep the claim (no second dial). Its callbacks still find the
         # recipient; without them the Map child times out and the lost-call path settles it.
-        logger.warning("outcome of dialing %s/%s unknown; not retried", message.batch_id, message.rk)
+        logger.warning(
+            "outcome of dialing %s/%s unknown; not retried", message.batch_id, message.recipient_key
+        )
         return Done("unknown")
     except Exception:
         # Transient: give the claim back so the redelivery (after the visibility timeout) dials,
         # and pays its fee again then.
         _give_back_claim(delivery, claimed)
-        ctx.slots.release(batch.user_id, claimed.holder)
+        ctx.slots.release(batch.account_id, claimed.holder)
         raise
 
 
@@ -267,7 +269,7 @@ def _batch_cannot_dial(delivery: Delivery, claimed: Claimed, reason: str) -> Dec
     pending, so a re-run after the cause is fixed continues where this one stopped)."""
     _give_back_claim(delivery, claimed)
     delivery.ctx.batches.fail(delivery.message.batch_id, delivery.message.run, reason, delivery.now_iso)
-    delivery.ctx.slots.release(claimed.batch.user_id, claimed.holder)
+    delivery.ctx.slots.release(claimed.batch.account_id, claimed.holder)
     return delivery.answer("deferred")
 
 
@@ -275,10 +277,10 @@ def _number_rejected(delivery: Delivery, claimed: Claimed, exc: CallRejected) ->
     """The provider refused this number before any call existed: a final failure, and no dial
     happened, so no dial fee."""
     ctx, message = delivery.ctx, delivery.message
-    ctx.slots.release(claimed.batch.user_id, claimed.holder)
+    ctx.slots.release(claimed.batch.account_id, claimed.holder)
     ctx.recipients.finish(
         message.batch_id,
-        message.rk,
+        message.recipient_key,
         message.ticket,
         RecipientStatus.FAILED,
         {"error_message": f"Call rejected: {exc}", "completed_at": delivery.now_iso},
@@ -293,7 +295,7 @@ def _give_back_claim(delivery: Delivery, claimed: Claimed) -> None:
     message = delivery.message
     delivery.ctx.recipients.release_claim(
         message.batch_id,
-        message.rk,
+        message.recipient_key,
         message.ticket,
         delivery.now_iso,
         refund=_refund(claimed.fee, delivery.now_iso),
@@ -319,8 +321,8 @@ def _refund(fee: LedgerEntry | None, now_iso: str) -> LedgerEntry | None:
 def _record(delivery: Delivery, placed: PlacedCall) -> Done:
     """The provider's call id on the attempt, and the pointer its callbacks find it by."""
     ctx, message = delivery.ctx, delivery.message
-    ctx.recipients.set_call_id(message.batch_id, message.rk, message.ticket, placed.call_id)
+    ctx.recipients.set_call_id(message.batch_id, message.recipient_key, message.ticket, placed.call_id)
     ctx.recipients.put_call_pointer(
-        placed.call_id, message.batch_id, message.rk, message.ticket, delivery.now_iso
+        placed.call_id, message.batch_id, message.recipient_key, message.ticket, delivery.now_iso
     )
     return Done("dialed")

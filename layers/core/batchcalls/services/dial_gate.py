@@ -59,14 +59,18 @@ class Delivery:
 
     def answer(self, outcome: str) -> Done:
         """Tell the Map child waiting on this recipient what happened."""
-        answer_task(self.ctx, self.message.task_token, DialOutcome(outcome=outcome, rk=self.message.rk))
+        answer_task(
+            self.ctx,
+            self.message.task_token,
+            DialOutcome(outcome=outcome, recipient_key=self.message.recipient_key),
+        )
         return Done(outcome)
 
     def defer(self, until: datetime | None = None) -> Done:
         """Not in this pass (not before ``until``, when given); once per pass."""
         deferred = self.ctx.recipients.defer(
             self.message.batch_id,
-            self.message.rk,
+            self.message.recipient_key,
             self.message.ticket,
             self.now_iso,
             iso(until) if until else None,
@@ -78,7 +82,7 @@ class Delivery:
         so a re-run's reset leaves it alone in that run."""
         skipped = self.ctx.recipients.skip(
             self.message.batch_id,
-            self.message.rk,
+            self.message.recipient_key,
             reason,
             self.now_iso,
             ticket=self.message.ticket if in_this_pass else None,
@@ -125,7 +129,7 @@ def caller_id_active(delivery: Delivery, candidate: Candidate) -> Candidate | De
     cannot dial: it fails (its recipients stay pending for a re-run once fixed)."""
     batch = candidate.batch
     if batch.status is BatchStatus.RUNNING and not delivery.ctx.caller_id_active(
-        batch.user_id, batch.caller_id
+        batch.account_id, batch.caller_id
     ):
         reason = f"The caller ID {batch.caller_id} is no longer an active number of this account"
         delivery.ctx.batches.fail(batch.id, batch.run_number, reason, delivery.now_iso)
@@ -153,7 +157,7 @@ def _recipient_window_open(delivery: Delivery, candidate: Candidate) -> Candidat
     """Each recipient in its own zone(s): only when the window is open in all of them;
     deferred until it next is, skipped when it never is."""
     batch = candidate.batch
-    recipient = delivery.ctx.recipients.get(batch.id, delivery.message.rk)
+    recipient = delivery.ctx.recipients.get(batch.id, delivery.message.recipient_key)
     if recipient is None:
         return delivery.answer("stale")
     zones = recipient_zones(recipient.phone_number, recipient.timezone, batch.timezone)
@@ -171,7 +175,7 @@ def number_known(delivery: Delivery, candidate: Candidate) -> Candidate | Decisi
     """The number to dial: the manifest's, else the recipient's own."""
     if candidate.to is not None:
         return candidate
-    recipient = delivery.ctx.recipients.get(candidate.batch.id, delivery.message.rk)
+    recipient = delivery.ctx.recipients.get(candidate.batch.id, delivery.message.recipient_key)
     if recipient is None:
         return delivery.answer("stale")
     return replace(candidate, to=recipient.phone_number)

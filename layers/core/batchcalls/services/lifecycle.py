@@ -87,7 +87,7 @@ def recount(ctx: Context, batch_id: str) -> dict[str, int]:
 
 
 def _require_active_caller(ctx: Context, batch: Batch) -> None:
-    number = ctx.accounts.get_caller_number(batch.user_id, batch.caller_id)
+    number = ctx.accounts.get_caller_number(batch.account_id, batch.caller_id)
     if number is None or not number.active:
         raise Conflict(f"The caller ID {batch.caller_id} is not an active number of this account")
 

@@ -25,7 +25,7 @@ NO_FINAL_STATUS = "No final call status arrived in time"
 
 
 def record_lost_call(ctx: Context, lost: LostCall) -> dict[str, str]:
-    recipient = ctx.recipients.get(lost.batch_id, lost.rk)
+    recipient = ctx.recipients.get(lost.batch_id, lost.recipient_key)
     if recipient is None or recipient.ticket != lost.ticket or is_terminal(recipient.status):
         return {"outcome": "nothing_to_do"}
     if recipient.status is RecipientStatus.PENDING:

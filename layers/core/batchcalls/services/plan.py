@@ -27,7 +27,7 @@ def plan_pass(ctx: Context, run_pass: RunPass) -> PlanResult:
     count = ctx.manifests.write_manifest(key, _callable_now(ctx, batch.id))
     if not count:
         return empty
-    account = ctx.accounts.get_account(batch.user_id)
+    account = ctx.accounts.get_account(batch.account_id)
     account_max = account.max_concurrency if account else settings.default_max_concurrency
     return empty.model_copy(
         update={

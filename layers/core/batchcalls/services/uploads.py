@@ -36,7 +36,6 @@ from batchcalls.store.files import parse_upload_key, upload_key
 
 logger = logging.getLogger(__name__)
 
-WAITING, IMPORTING, COMPLETED, FAILED = (s.value for s in ImportStatus)
 CSV_CONTENT_TYPE = "text/csv"
 # An import's report is one DynamoDB item (400 KB at most) beside the batch, so it lists fewer
 # than a create's answer (csv_import.MAX_REPORTED); all are counted.
@@ -64,7 +63,7 @@ def create_upload(ctx: Context, account_id: str, request: UploadBatchRequest) ->
     batch = new_batch(ctx, request, account, number, batch_id=str(uuid.uuid4()), status=BatchStatus.DRAFT)
     batch = batch.model_copy(
         update={
-            "import_status": WAITING,
+            "import_status": ImportStatus.WAITING,
             "start_after_import": request.status != "draft",
             # Remembered for the import, which has no request to read them from.
             "import_options": {
@@ -230,15 +229,23 @@ def _begin(ctx: Context, account_id: str, batch_id: str, continuing: str | None)
     with ours (``continuing``: its ``import_started_at``); None when it is not ours to do: no
     such batch of that account, already imported, cancelled, or taken over."""
     batch = ctx.batches.get(batch_id)
-    if batch is None or batch.user_id != account_id or batch.status is not BatchStatus.DRAFT:
+    if batch is None or batch.account_id != account_id or batch.status is not BatchStatus.DRAFT:
         return None
     if continuing is not None:
-        return batch if batch.import_status == IMPORTING and batch.import_started_at == continuing else None
+        return (
+            batch
+            if batch.import_status is ImportStatus.IMPORTING and batch.import_started_at == continuing
+            else None
+        )
     now_iso = ctx.now_iso()
     heartbeat = batch.import_heartbeat_at or batch.import_started_at
-    if batch.import_status == WAITING:
+    if batch.import_status is ImportStatus.WAITING:
         return ctx.batches.take_import(batch, now_iso, stale=False)
-    if batch.import_status == IMPORTING and heartbeat and parse_iso(heartbeat) < ctx.clock() - STALE_IMPORT:
+    if (
+        batch.import_status is ImportStatus.IMPORTING
+        and heartbeat
+        and parse_iso(heartbeat) < ctx.clock() - STALE_IMPORT
+    ):
         return ctx.batches.take_import(batch, now_iso, stale=True)
     return None  # done, failed, or another import of this file is running now
 
@@ -275,11 +282,11 @@ def _write(
         report.suppressed_rows = checkpoint.suppressed_rows
         report.suppressed = list(checkpoint.suppressed)
     pending: list[CsvRecipient] = []
-    has_list = ctx.suppression.any(batch.user_id)  # most accounts: no lookups at all
+    has_list = ctx.suppression.any(batch.account_id)  # most accounts: no lookups at all
 
     def flush() -> None:
         numbers = (r.phone_number for r in pending)
-        suppressed = ctx.suppression.suppressed(batch.user_id, numbers) if has_list else set()
+        suppressed = ctx.suppression.suppressed(batch.account_id, numbers) if has_list else set()
         recipients = []
         for row in pending:
             if row.phone_number in suppressed:
@@ -376,7 +383,7 @@ def _finish(ctx: Context, batch: Batch, report: ImportReport) -> str:
         return "abandoned"
     if report.error:
         logger.info("import of batch %s failed: %s", batch.id, report.error)
-        return FAILED
+        return ImportStatus.FAILED.value
     if done.start_after_import:
         start_draft(ctx, done)
-    return COMPLETED
+    return ImportStatus.COMPLETED.value

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from batchcalls.domain.imports import ImportResult, ImportStatus
-from batchcalls.domain.lifecycle import BatchStatus, PausedReason
+from batchcalls.domain.lifecycle import BatchAction, BatchStatus, PausedReason, allowed_from
 from batchcalls.models.domain import Batch, Recipient
 from batchcalls.store import dynamo, keys
 from batchcalls.store.dynamo import (
@@ -330,7 +330,7 @@ class BatchStore:
         kept. A message left from an earlier run never fails the re-run that followed it."""
         return self._change(
             batch_id,
-            from_statuses=[BatchStatus.RUNNING, BatchStatus.PAUSED],
+            from_statuses=allowed_from(BatchAction.FAIL),
             to_status=BatchStatus.FAILED,
             set_fields={"failure_reason": reason, "updated_at": now},
             remove_fields=["due_at"],

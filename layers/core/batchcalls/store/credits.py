@@ -21,6 +21,7 @@ from batchcalls.store.dynamo import (
     transaction_cancel_reasons,
     values,
 )
+from batchcalls.store.mapping import ledger_entry_from_item, ledger_entry_to_item
 
 
 class CreditStore:
@@ -92,7 +93,7 @@ class CreditStore:
         item = {
             "pk": keys.account_pk(entry.account_id),
             "sk": keys.ledger_sk(entry.at, entry.ref),
-            **entry.model_dump(exclude={"account_id"}),
+            **ledger_entry_to_item(entry),
         }
         return {
             "Put": {
@@ -120,12 +121,7 @@ class CreditStore:
             # Only the sort key comes from the client: a cursor can never reach another account.
             kwargs["ExclusiveStartKey"] = serialize({"pk": keys.account_pk(account_id), "sk": sk})
         resp = self._db.query(**kwargs)
-        entries = [
-            LedgerEntry(
-                account_id=account_id, **{k: v for k, v in deserialize(i).items() if k not in ("pk", "sk")}
-            )
-            for i in resp.get("Items", [])
-        ]
+        entries = [ledger_entry_from_item(account_id, deserialize(i)) for i in resp.get("Items", [])]
         last = resp.get("LastEvaluatedKey")
         return entries, (encode_cursor(last, ("sk",)) if last else None)
 

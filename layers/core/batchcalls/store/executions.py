@@ -49,7 +49,7 @@ class ExecutionStore:
         """Hand the outcome to the Map child waiting on ``token``; False when the token was
         closed already (timed out or answered)."""
         try:
-            self._sfn.send_task_success(taskToken=token, output=json.dumps(outcome.model_dump()))
+            self._sfn.send_task_success(taskToken=token, output=json.dumps(outcome.model_dump(by_alias=True)))
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") not in CLOSED_TOKEN_ERRORS:
                 raise

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from batchcalls.models.domain import Agent, Batch, Recipient
+from batchcalls.models.domain import Agent, Batch, LedgerEntry, Recipient
 from batchcalls.store import keys
 
 # Item attributes that are keys or index keys, never domain fields.
@@ -14,8 +14,14 @@ _RECIPIENT_KEY_ATTRS = {"pk", "sk", "due_shard", "due_at"}
 AGENT_CALLER_IDS = "caller_ids"
 
 
+# The owner is stored as "user_id", the attribute's name since the first release (items
+# already written keep reading); inside the code it is the account id it holds.
+_BATCH_OWNER_ATTR = "user_id"
+
+
 def batch_to_item(batch: Batch) -> dict[str, Any]:
     item = batch.model_dump(mode="json", exclude_none=True)
+    item[_BATCH_OWNER_ATTR] = item.pop("account_id")
     item["pk"] = keys.batch_pk(batch.id)
     item["sk"] = keys.BATCH_META
     # Always present; the item is in the sparse "due" index only while due_at is set.
@@ -25,13 +31,14 @@ def batch_to_item(batch: Batch) -> dict[str, Any]:
         item["gsi1pk"] = keys.parent_gsi_pk(batch.parent_batch_id)
         item["gsi1sk"] = f"{batch.occurrence_number or 0:06d}"
     else:
-        item["gsi1pk"] = keys.owner_gsi_pk(batch.user_id)
+        item["gsi1pk"] = keys.owner_gsi_pk(batch.account_id)
         item["gsi1sk"] = f"{batch.created_at}#{batch.id}"
     return item
 
 
 def batch_from_item(item: dict[str, Any]) -> Batch:
-    return Batch.model_validate({k: v for k, v in item.items() if k not in _BATCH_KEY_ATTRS})
+    fields = {k: v for k, v in item.items() if k not in _BATCH_KEY_ATTRS and k != _BATCH_OWNER_ATTR}
+    return Batch.model_validate({**fields, "account_id": item[_BATCH_OWNER_ATTR]})
 
 
 def recipient_to_item(recipient: Recipient) -> dict[str, Any]:
@@ -57,3 +64,19 @@ def agent_to_item(account_id: str, agent: Agent) -> dict[str, Any]:
 def agent_from_item(item: dict[str, Any]) -> Agent:
     fields = {k: v for k, v in item.items() if k in Agent.model_fields}
     return Agent(id=str(item["sk"]).removeprefix(keys.AGENT_PREFIX), **fields)
+
+
+# A ledger entry stores its recipient's key as "recipient_id", the attribute's first name.
+_LEDGER_RECIPIENT_ATTR = "recipient_id"
+
+
+def ledger_entry_to_item(entry: LedgerEntry) -> dict[str, Any]:
+    """The entry's fields; the caller adds the account's keys."""
+    item = entry.model_dump(exclude={"account_id"})
+    item[_LEDGER_RECIPIENT_ATTR] = item.pop("recipient_key")
+    return item
+
+
+def ledger_entry_from_item(account_id: str, item: dict[str, Any]) -> LedgerEntry:
+    fields = {k: v for k, v in item.items() if k not in ("pk", "sk", _LEDGER_RECIPIENT_ATTR)}
+    return LedgerEntry(account_id=account_id, recipient_key=item.get(_LEDGER_RECIPIENT_ATTR), **fields)

@@ -13,13 +13,17 @@ from __future__ import annotations
 
 import argparse
 import logging
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from batchcalls import aws
+from batchcalls.domain.clock import iso
 from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.models.api import CreateBatchRequest
+from batchcalls.services import webhooks
 from batchcalls.services.batches import create_batch
-from batchcalls.services.context import get_context
+from batchcalls.services.context import Context, get_context
 from local import moto_tuning
 from local.seed import DEMO_ACCOUNT_ID
 from local.stack import OfflineStack, StackOptions
@@ -33,6 +37,9 @@ DDB_PER_WRITE_UNIT = 0.625 / 1_000_000
 DDB_PER_READ_UNIT = 0.125 / 1_000_000
 SQS_PER_REQUEST = 0.40 / 1_000_000
 APIGW_REST_PER_REQUEST = 3.50 / 1_000_000
+EVENTBRIDGE_PER_EVENT = 1.00 / 1_000_000  # custom events put on a bus (64 KB chunks)
+# Lambda's reads of a DynamoDB stream are free; the events functions are billed as Lambda.
+EVENT_FUNCTIONS = ("EventsFunction", "WebhookSenderFunction")
 
 
 def numbers(n: int) -> list[str]:
@@ -82,6 +89,9 @@ def run(n: int, c: int, d: float) -> None:
                 "recipients": [{"phone_number": p} for p in numbers(n)],
             }
         )
+        receiver = EventReceiver()
+        webhooks.create_webhook(ctx, DEMO_ACCOUNT_ID, webhooks.WebhookChange(url=receiver.url))
+        started_at = iso(ctx.clock())
         before_units = dict(moto_tuning.REQUEST_UNITS)
         before_calls = dict(stack.runtime.invocations)
         before_busy = dict(stack.runtime.busy_seconds)
@@ -100,7 +110,11 @@ def run(n: int, c: int, d: float) -> None:
         peak = stack.simulator.peak_concurrency()
         invocations = {k: v - before_calls.get(k, 0) for k, v in stack.runtime.invocations.items()}
         busy = {k: v - before_busy.get(k, 0.0) for k, v in stack.runtime.busy_seconds.items()}
-        engine = {k: v for k, v in invocations.items() if k not in ("ApiFunction", "AuthorizerFunction")}
+        engine = {
+            k: v
+            for k, v in invocations.items()
+            if k not in ("ApiFunction", "AuthorizerFunction", *EVENT_FUNCTIONS)
+        }
         writes = moto_tuning.REQUEST_UNITS["write"] - before_units.get("write", 0)
         reads = moto_tuning.REQUEST_UNITS["read"] - before_units.get("read", 0) - polls
         transitions = state_transitions(stack, batch.id, n)
@@ -137,6 +151,64 @@ def run(n: int, c: int, d: float) -> None:
         print(f"    AWS cost          ${total:.7f} per dial  (${total * 1000:.4f} per 1,000 dials)")
         for part, value in cost.items():
             print(f"      {part:18s}${value * 1000:.4f} per 1,000")
+        print_events_cost(stack, ctx, receiver, started_at, before_calls, before_busy, n)
+
+
+class EventReceiver:
+    """An endpoint subscribed to the default events, answering 204 and counting deliveries."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.count += 1
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+
+
+def print_events_cost(
+    stack: OfflineStack,
+    ctx: Context,
+    receiver: EventReceiver,
+    since: str,
+    before_calls: dict[str, int],
+    before_busy: dict[str, float],
+    n: int,
+) -> None:
+    """Events and webhook deliveries per dial and what they add (bus, log, Lambda, SQS)."""
+    time.sleep(3)  # the stream and the deliveries trail the batch's completion a little
+    events, cursor = 0, None
+    while True:
+        page = ctx.event_log.page(DEMO_ACCOUNT_ID, since=since, limit=500, cursor=cursor)
+        events += len(page.items)
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    calls = {k: stack.runtime.invocations[k] - before_calls.get(k, 0) for k in EVENT_FUNCTIONS}
+    seconds = sum(stack.runtime.busy_seconds[k] - before_busy.get(k, 0.0) for k in EVENT_FUNCTIONS)
+    cost = (
+        events * EVENTBRIDGE_PER_EVENT
+        + events * DDB_PER_WRITE_UNIT  # the event log
+        # per delivery: SQS send, receive, delete; the attempt and the slot taken and given back;
+        # the endpoint and the delivery read
+        + receiver.count * (3 * SQS_PER_REQUEST + 3 * DDB_PER_WRITE_UNIT + 2 * DDB_PER_READ_UNIT)
+        + sum(calls.values()) * LAMBDA_PER_REQUEST
+        + seconds * LAMBDA_MEMORY_GB * LAMBDA_PER_GB_SECOND_ARM
+    ) / n
+    print("  events (one webhook endpoint of the default events):")
+    print(f"    events per dial   {events / n:8.2f}   deliveries per dial {receiver.count / n:.2f}")
+    print(f"    lambda            {calls}   {seconds / n:.3f} s per dial")
+    print(f"    AWS cost          ${cost * 1000:.4f} per 1,000 dials  (target: at most $0.01)")
 
 
 def main() -> None:

@@ -15,15 +15,27 @@
 * **Cached SDK clients and JSONPaths** for the state machine: moto builds a new boto3 client for
   every task (~30 ms of CPU) and a new JSONPath parser for every path it evaluates; clients
   are thread-safe and parsed paths are immutable, so both are built once.
+* **Table streams handed over, not kept.** moto appends every stream record to its shard
+  forever (a long ``make dev`` grows without bound) and cannot describe a stream; here each
+  record goes to the sink ``set_stream_sink`` registered (the offline stack's stream pollers)
+  and none is kept. As in DynamoDB, a transaction's records appear only if it succeeds, a write
+  that changes nothing makes none, and an UpdateItem that creates an item makes one INSERT
+  (moto makes two: the bare key, then the item).
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import logging
 import threading
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC
 from typing import Any
+
+logger = logging.getLogger("local.moto_tuning")
 
 _LOCK = threading.RLock()
 # Request units by operation, for the benchmark (``bench/``): reads and writes as DynamoDB bills
@@ -56,6 +68,18 @@ _FAST_RESPONSES = frozenset(
     }
 )
 _applied = False
+# Receives each stream record DynamoDB would publish: (table name, the record as Lambda gets it).
+StreamSink = Callable[[str, dict[str, Any]], None]
+_stream_sink: StreamSink | None = None
+# Per thread, the records of the writes under way (innermost last): a transaction or an
+# UpdateItem publishes its records only when it returns.
+_held_records = threading.local()
+
+
+def set_stream_sink(sink: StreamSink | None) -> None:
+    """Where stream records go from now on; None drops them (nothing is kept either way)."""
+    global _stream_sink
+    _stream_sink = sink
 
 
 def apply() -> None:
@@ -65,6 +89,7 @@ def apply() -> None:
     _atomic_items()
     _count_request_units()
     _item_sized_transactions()
+    _streams_to_sink()  # after the transaction patch: the rollback's writes publish nothing
     _fast_item_responses()
     _cached_state_machine_clients()
     _cached_json_paths()
@@ -163,6 +188,93 @@ def _item_sized_transactions() -> None:
                 models.copy = copy
 
     models.DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+def _streams_to_sink() -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import StreamRecord, StreamShard
+
+    def add(self: Any, old: Any, new: Any) -> None:
+        if _stream_sink is None:
+            return
+        if old is not None and new is not None and old == new:
+            return  # DynamoDB writes no record for a write that changes nothing
+        event_name = "INSERT" if old is None else "REMOVE" if new is None else "MODIFY"
+        view = self.table.stream_specification["StreamViewType"]
+        # The sequence number is given when the record is published (_publish).
+        record = StreamRecord(self.table, view, event_name, old, new, 0).to_json()
+        _hand_over(self, record)
+
+    StreamShard.add = add  # type: ignore[method-assign]
+
+    original_update = DynamoDBBackend.update_item
+    original_transaction = DynamoDBBackend.transact_write_items
+
+    @functools.wraps(original_update)
+    def update_item(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _LOCK:
+            with _holding() as held:
+                item = original_update(self, *args, **kwargs)
+            # Creating an item, moto first puts its bare key (an INSERT of its own); the
+            # update's record is the last.
+            for shard, record in held[-1:]:
+                _hand_over(shard, record)
+            return item
+
+    @functools.wraps(original_transaction)
+    def transact_write_items(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _LOCK:
+            with _holding() as held:
+                result = original_transaction(self, *args, **kwargs)
+            for shard, record in held:
+                _hand_over(shard, record)
+            return result
+
+    DynamoDBBackend.update_item = update_item  # type: ignore[method-assign]
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+
+
+@contextmanager
+def _holding() -> Iterator[list[tuple[Any, dict[str, Any]]]]:
+    """Collects the records written inside the block; an exception out of it discards them."""
+    stack: list[list[tuple[Any, dict[str, Any]]]] = _held_records.__dict__.setdefault("stack", [])
+    held: list[tuple[Any, dict[str, Any]]] = []
+    stack.append(held)
+    try:
+        yield held
+    finally:
+        stack.pop()
+
+
+def _hand_over(shard: Any, record: dict[str, Any]) -> None:
+    stack = getattr(_held_records, "stack", None)
+    if stack:
+        stack[-1].append((shard, record))
+    else:
+        _publish(shard, record)
+
+
+def _publish(shard: Any, record: dict[str, Any]) -> None:
+    sink = _stream_sink
+    if sink is None:
+        return
+    table = shard.table
+    with _LOCK:  # sequence numbers in the order the sink sees the records
+        published = getattr(shard, "published", 0)
+        shard.published = published + 1
+        stream = record["dynamodb"]
+        stream["SequenceNumber"] = str(shard.starting_sequence_number + published)
+        # Lambda's events carry epoch seconds; moto has a datetime.
+        created = stream["ApproximateCreationDateTime"]
+        if hasattr(created, "timestamp"):
+            stream["ApproximateCreationDateTime"] = int(
+                created.replace(tzinfo=created.tzinfo or UTC).timestamp()
+            )
+        record["eventSourceARN"] = f"{table.table_arn}/stream/{table.latest_stream_label}"
+        try:
+            sink(table.name, record)
+        except Exception:  # a write must not fail because its record could not be handed on
+            logger.exception("stream sink failed on a record of %s", table.name)
 
 
 def _fast_item_responses() -> None:

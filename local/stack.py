@@ -1,6 +1,7 @@
 """The offline stack: moto executing the real state machine, resources created from
 template.yaml, the handlers in-process behind a local API Gateway and Lambda endpoint, SQS
-pollers, the schedule, and the telephony simulator. ``make dev`` runs it; e2e tests start it."""
+pollers, the table's stream, the schedule, and the telephony simulator. ``make dev`` runs it;
+e2e tests start it."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from local.lambdas import LambdaEndpoint, LambdaRuntime
 from local.pollers import SqsPoller, Ticker
 from local.seed import DemoAccount, seed_demo
 from local.simulator import TelephonySimulator
+from local.streams import StreamPoller
 from local.template import REGION, STACK, Template
 
 logger = logging.getLogger("local.stack")
@@ -29,7 +31,7 @@ LOCAL_TWILIO_SID = "AC" + "0" * 31 + "1"
 LOCAL_TWILIO_TOKEN = "local-simulator-auth-token"
 # The template's generated secrets get fixed values offline, so a local agent service (and the
 # README's example) can check the agent URLs it is sent.
-LOCAL_SECRETS = {"AgentUrlSecret": "local-agent-url-secret"}
+LOCAL_SECRETS = {"AgentUrlSecret": "local-agent-url-secret", "WebhookSigningSecret": "local-webhook-secret"}
 
 
 @dataclass
@@ -73,7 +75,11 @@ class OfflineStack:
         self.root = root
         self.template = Template.load(root)
         self.queue_urls: dict[str, str] = {}  # arn → url
-        self._pollers: list[SqsPoller] = []
+        self.stream_tables: dict[str, str] = {}  # stream arn → table name
+        self._pollers: list[SqsPoller | StreamPoller] = []
+        self._stream_pollers: dict[str, list[StreamPoller]] = {}  # by table name
+        # Functions whose handler is not written yet: the stack runs without them.
+        self._absent_functions: set[str] = set()
         self._tickers: list[Ticker] = []
         self._mock: Any = None
         self._saved_env: dict[str, str | None] = {}
@@ -99,7 +105,7 @@ class OfflineStack:
                 "AWS_PROFILE": None,
             }
         )
-        self.runtime = LambdaRuntime(self.template)
+        self.runtime = LambdaRuntime(self._template_of_written_functions())
         self.lambda_endpoint = LambdaEndpoint(self.runtime)
         self.lambda_endpoint.start()
         # moto's state machine reaches our handlers through Lambda's (passed-through) endpoint.
@@ -138,11 +144,15 @@ class OfflineStack:
                 "TWILIO_API_BASE_URL": self.simulator.base_url,
                 # Presigned upload and export URLs point at the local AWS endpoint (if served).
                 "S3_PUBLIC_ENDPOINT_URL": self.aws_endpoint or "",
+                # Receivers on this machine (http://127.0.0.1:…): in AWS only public https.
+                "WEBHOOK_ALLOW_PRIVATE_URLS": "true",
                 **{k.upper(): v for k, v in self.options.extra_env.items()},
             }
         )
         self._set_env(env)
         self._reset_clients()
+        # Before the demo is seeded: on AWS the mapping exists before anything is written.
+        self._start_stream_pollers()
         self.demo = seed_demo(self.options.api_key, self.options.demo_calls_per_second)
 
         self.api.start()
@@ -165,7 +175,8 @@ class OfflineStack:
         return self
 
     def stop_poller(self, function: str) -> None:
-        """Stop feeding ``function`` from its queue (a test that runs it by hand would race it)."""
+        """Stop feeding ``function`` from its queue or stream (a test that runs it by hand
+        would race it)."""
         for poller in self._pollers:
             if poller.function == function:
                 poller.stop()
@@ -173,6 +184,7 @@ class OfflineStack:
     def stop(self) -> None:
         if OfflineStack._running is self:
             OfflineStack._running = None
+        moto_tuning.set_stream_sink(None)
         for ticker in self._tickers:
             ticker.stop()
         for poller in self._pollers:
@@ -205,6 +217,52 @@ class OfflineStack:
         return self._tickers[0].fire()
 
     # -- helpers ---------------------------------------------------------------------------
+
+    def _template_of_written_functions(self) -> Template:
+        """The template without the functions whose handler file does not exist yet (one
+        being written): LambdaRuntime loads every handler it is given."""
+        t = self.template
+        for logical in t.functions():
+            path, _ = t.handler_path(logical)
+            if not path.exists():
+                logger.warning("%s: %s does not exist; the stack runs without it", logical, path)
+                self._absent_functions.add(logical)
+        resources = {k: v for k, v in t.resources.items() if k not in self._absent_functions}
+        return Template(root=t.root, doc={**t.doc, "Resources": resources}, refs=t.refs, attrs=t.attrs)
+
+    def _start_stream_pollers(self) -> None:
+        """A StreamPoller per DynamoDB event source, fed by moto_tuning's stream sink."""
+        t = self.template
+        for function, raw in t.event_sources("DynamoDB"):
+            if function in self._absent_functions:
+                logger.warning("%s is not written yet: its table stream goes nowhere", function)
+                continue
+            props = t.resolve(raw)
+            filters = props.get("FilterCriteria", {}).get("Filters", [])
+            on_failure = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+            table_name = self.stream_tables[props["Stream"]]
+            poller = StreamPoller(
+                self.runtime,
+                function,
+                table_name,
+                filters=[json.loads(f["Pattern"]) for f in filters],
+                batch_size=int(props.get("BatchSize", 100)),
+                batching_window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
+                max_retries=int(props.get("MaximumRetryAttempts", 10)),
+                report_batch_item_failures="ReportBatchItemFailures"
+                in props.get("FunctionResponseTypes", []),
+                stream_arn=props["Stream"],
+                on_failure_queue_url=self.queue_urls.get(on_failure) if on_failure else None,
+            )
+            poller.start()
+            self._pollers.append(poller)
+            self._stream_pollers.setdefault(table_name, []).append(poller)
+        if self._stream_pollers:
+            moto_tuning.set_stream_sink(self._hand_stream_record)
+
+    def _hand_stream_record(self, table_name: str, record: dict[str, Any]) -> None:
+        for poller in self._stream_pollers.get(table_name, ()):
+            poller.put(record)
 
     def _start_aws_endpoint(self) -> None:
         """Serve the mock's backends over HTTP: moto's ThreadedMotoServer in this process acts
@@ -269,6 +327,7 @@ class OfflineStack:
         self._create_secrets(client("secretsmanager"))
         self._create_buckets(s3)
         self._create_queues(client("sqs"))
+        self._create_event_buses(client("events"))
         self._connect_bucket_notifications(s3)
         self._create_state_machines(client("stepfunctions"))
 
@@ -293,8 +352,16 @@ class OfflineStack:
             }
             if props.get("GlobalSecondaryIndexes"):
                 kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
-            ddb.create_table(**kwargs)
+            if "StreamSpecification" in props:
+                kwargs["StreamSpecification"] = {
+                    "StreamEnabled": True,
+                    "StreamViewType": props["StreamSpecification"]["StreamViewType"],
+                }
+            described = ddb.create_table(**kwargs)["TableDescription"]
             t.refs[logical] = name
+            if "LatestStreamArn" in described:
+                t.attrs[(logical, "StreamArn")] = described["LatestStreamArn"]
+                self.stream_tables[described["LatestStreamArn"]] = name
 
     def _create_secrets(self, secrets: Any) -> None:
         t = self.template
@@ -328,6 +395,15 @@ class OfflineStack:
             t.attrs[(logical, "Arn")] = arn
             t.attrs[(logical, "QueueName")] = f"{STACK}-{logical}"
             self.queue_urls[arn] = url
+
+    def _create_event_buses(self, events: Any) -> None:
+        t = self.template
+        for logical, res in t.of_type("AWS::Events::EventBus").items():
+            name = t.resolve(res.get("Properties", {}).get("Name")) or f"{STACK}-{logical}"
+            arn = events.create_event_bus(Name=name)["EventBusArn"]
+            t.refs[logical] = name  # a bus's Ref is its name
+            t.attrs[(logical, "Arn")] = arn
+            t.attrs[(logical, "Name")] = name
 
     def _connect_bucket_notifications(self, s3: Any) -> None:
         # Bucket → queue notifications (uploaded files → the import queue): moto sends them.

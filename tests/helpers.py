@@ -22,6 +22,7 @@ from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.models.api import CreateBatchRequest, UploadBatchRequest
 from batchcalls.models.domain import Account, Batch, CallerNumber, Recipient
 from batchcalls.models.messages import DialMessage, DialOutcome
+from batchcalls.outbound.webhook_http import WebhookPoster
 from batchcalls.services import account as account_service
 from batchcalls.services import uploads
 from batchcalls.services.batches import create_batch
@@ -158,6 +159,7 @@ def make_context(
     db: Any | None = None,
     provider: TelephonyProvider | None = None,
     executions: ExecutionStore | None = None,
+    webhook_poster: WebhookPoster | None = None,
     **settings_overrides: Any,
 ) -> Context:
     """A context on the running stack's settings (``settings_overrides`` on top), whose calls go
@@ -172,6 +174,7 @@ def make_context(
         db=db,
         provider=provider if provider is not None else FakeProvider(),
         executions=executions if executions is not None else ExecutionsSpy(settings),
+        webhook_poster=webhook_poster,
     )
 
 

@@ -459,3 +459,16 @@ def test_agent_key_is_the_agents_own_key_derived_from_the_stacks_secret(
     assert admin.json() == {"account_id": account_id, "agent_id": "front-desk", "key": expected}
     assert admin("agent-key", "--account", account_id, "--agent", "nobody", environ=environ) == 1
     assert admin("agent-key", "--account", account_id, "--agent", "front-desk") == 4  # no secret named
+
+
+def test_the_events_settings_of_an_account_are_the_operators(admin: Admin, ctx: Context) -> None:
+    assert admin("create-account", "--name", "Events") == 0
+    account_id = admin.out.strip()
+    assert (
+        admin("update-account", "--account", account_id, "--low-balance-alert", "2.5", "--recipient-events")
+        == 0
+    )
+    assert admin.json()["low_balance_threshold_micros"] == 2_500_000
+    account = ctx.accounts.get_account(account_id)
+    assert account is not None
+    assert (account.low_balance_threshold_micros, account.recipient_events) == (2_500_000, True)

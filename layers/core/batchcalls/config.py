@@ -68,6 +68,22 @@ class Settings(BaseModel):
     next_pass_delay_seconds: int = 30
     # CSV rows in one request (JSON lists stop at the same number in the API's schema).
     max_recipients_per_request: int = MAX_RECIPIENTS_PER_REQUEST
+    # Events (docs/events.md): the stack's bus, the webhook queue, and the key every
+    # endpoint's signing secret is derived from (the value offline, else its secret's ARN).
+    event_bus_name: str = ""
+    webhook_queue_url: str = ""
+    webhook_secret: str = ""
+    webhook_secret_arn: str = ""
+    event_log_days: int = 30  # events and deliveries are kept this long
+    # The wait before each attempt (Standard Webhooks' schedule: immediately … 24 h).
+    webhook_retry_schedule_seconds: str = "0,5,300,1800,7200,18000,36000,50400,72000,86400"
+    webhook_timeout_seconds: float = 5.0
+    webhook_endpoint_concurrency: int = 5  # deliveries in flight per endpoint
+    webhook_disable_after_seconds: int = 5 * 86400  # an endpoint failing this long is disabled
+    webhook_rotation_overlap_seconds: int = 86400  # the old secret signs too for this long
+    max_webhooks_per_account: int = 10
+    # Offline only: endpoints on 127.0.0.1 and plain http (in AWS: https to public addresses).
+    webhook_allow_private_urls: bool = False
 
     @property
     def dial_task_timeout_seconds(self) -> int:

@@ -223,6 +223,8 @@ _PROFILE_OPTIONS = {
     "per_minute_rate": "per_minute_rate_micros",
     "calls_per_second": "calls_per_second",
     "resume_after_top_up": "resume_after_top_up",
+    "low_balance_alert": "low_balance_threshold_micros",
+    "recipient_events": "recipient_events",
 }
 
 
@@ -515,6 +517,19 @@ def _add_profile_options(parser: argparse.ArgumentParser, *, creating: bool) -> 
         action=argparse.BooleanOptionalAction,
         default=None,
         help="resume batches paused for insufficient credits when credits are added (default no)",
+    )
+    parser.add_argument(
+        "--low-balance-alert",
+        type=rate,
+        metavar="DOLLARS",
+        help="a credits.low event when the balance falls under this (default 1; 0 = never)",
+    )
+    parser.add_argument(
+        "--recipient-events",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="put every recipient status change on the event bus (several per call; default no: "
+        "only for endpoints subscribed to recipient.status_changed)",
     )
 
 

@@ -10,12 +10,14 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel
 
 from batchcalls.api import examples
 from batchcalls.api.actions import ACTION_NAMES, run_action
 from batchcalls.api.errors import error_body, from_error_list, status_for
+from batchcalls.api.event_routes import add_event_routes
+from batchcalls.api.responses import error_responses as _errors
+from batchcalls.api.responses import json_response as _json
 from batchcalls.domain.csv_import import template_csv
 from batchcalls.domain.errors import DomainError, InvalidRequest, Unauthorized
 from batchcalls.models.api import (
@@ -23,7 +25,6 @@ from batchcalls.models.api import (
     ActionRequest,
     ActionResponse,
     BatchResponse,
-    ErrorOut,
     ExportResponse,
     LedgerPage,
     RecipientsPage,
@@ -57,10 +58,6 @@ class Health(BaseModel):
     status: Literal["ok"]
 
 
-def _json(status: int, body: dict[str, Any]) -> Response[str]:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps(body))
-
-
 def json_body(text: str) -> Any:
     """The body as JSON, refusing text no store can keep: JSON may escape half of a UTF-16
     pair (``"\\ud800"``), which Python decodes to a lone surrogate that cannot be encoded as
@@ -86,19 +83,6 @@ def _not_json(constant: str) -> Any:
     raise InvalidRequest(f"The request body is not valid JSON: {constant} is not a JSON value")
 
 
-def _errors(*statuses: int) -> dict[int, OpenAPIResponse]:
-    meaning = {
-        400: "Bad input: the sentence names the field and the problem; `details` lists every problem",
-        401: "Missing or unknown API key",
-        404: "No such batch in this account",
-        409: "Not allowed in the batch's current status, or a conflicting retry",
-    }
-    return {
-        status: {"description": meaning[status], "content": {"application/json": {"model": ErrorOut}}}
-        for status in statuses
-    }
-
-
 def build_app() -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(
         cors=CORSConfig(allow_origin="*", allow_headers=CORS_HEADERS, max_age=600),
@@ -110,6 +94,7 @@ def build_app() -> APIGatewayRestResolver:
     _add_batch_routes(app)
     _add_account_routes(app)
     _add_suppression_routes(app)
+    add_event_routes(app, lambda: _account_id(app))
     _add_service_routes(app)
     _add_error_handlers(app)
     return app

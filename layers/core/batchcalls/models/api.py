@@ -485,6 +485,12 @@ class AccountOut(BaseModel):
     max_concurrency: int
     calls_per_second: float
     resume_after_top_up: bool
+    low_balance_threshold_micros: int = Field(
+        description="a credits.low event when the balance falls under it (0: never)"
+    )
+    recipient_events: bool = Field(
+        description="every recipient status change is an event (else only for endpoints asking)"
+    )
     caller_ids: list[CallerIdOut]
     agents: list[AgentOut] = Field(description="the account's voice agents (agent_id must name one)")
 
@@ -679,6 +685,8 @@ def account_out(view: AccountView) -> AccountOut:
         max_concurrency=account.max_concurrency,
         calls_per_second=account.calls_per_second,
         resume_after_top_up=account.resume_after_top_up,
+        low_balance_threshold_micros=account.low_balance_threshold_micros,
+        recipient_events=account.recipient_events,
         caller_ids=[CallerIdOut(**number.model_dump()) for number in view.caller_ids],
         agents=[AgentOut(**agent.model_dump()) for agent in view.agents],
     )

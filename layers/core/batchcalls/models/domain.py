@@ -22,6 +22,9 @@ class Account(BaseModel):
     per_minute_rate_micros: int = 0
     calls_per_second: float = 1.0  # pacing: call starts per second across all batches
     resume_after_top_up: bool = False  # insufficient_credits batches resume when credits arrive
+    low_balance_threshold_micros: int = 1_000_000  # credits.low when the balance falls under it; 0 = never
+    # recipient.status_changed events (several per call) also without an endpoint asking for them.
+    recipient_events: bool = False
 
 
 class LedgerEntry(BaseModel):

@@ -12,20 +12,26 @@ from batchcalls.config import Settings, get_settings
 from batchcalls.domain.clock import Clock, iso, system_clock
 from batchcalls.domain.retry import RetryPolicy
 from batchcalls.models.domain import Account
+from batchcalls.outbound.webhook_http import WebhookPoster
 from batchcalls.store.accounts import AccountStore
 from batchcalls.store.agents import AgentStore
 from batchcalls.store.batches import BatchStore
 from batchcalls.store.credits import CreditStore
 from batchcalls.store.dial_queue import DialQueue
+from batchcalls.store.event_bus import EventBus
+from batchcalls.store.event_log import EventLog
 from batchcalls.store.executions import ExecutionStore
 from batchcalls.store.files import FileStore
 from batchcalls.store.idempotency import persistence_layer
 from batchcalls.store.import_queue import ImportQueue
+from batchcalls.store.keys import webhook_slots_sk
 from batchcalls.store.pacing import PaceStore
 from batchcalls.store.recipients import RecipientStore
 from batchcalls.store.secrets import secret_value
 from batchcalls.store.slots import SlotStore
 from batchcalls.store.suppression import SuppressionStore
+from batchcalls.store.webhook_queue import WebhookQueue
+from batchcalls.store.webhooks import DeliveryStore, WebhookStore
 from batchcalls.telephony.factory import make_provider
 from batchcalls.telephony.port import TelephonyProvider
 
@@ -44,6 +50,7 @@ class Context:
         db: Any | None = None,
         provider: TelephonyProvider | None = None,
         executions: ExecutionStore | None = None,
+        webhook_poster: WebhookPoster | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -52,6 +59,7 @@ class Context:
         self._db = db
         self._provider = provider
         self._executions = executions
+        self._webhook_poster = webhook_poster
         self._caller_checks: dict[tuple[str, str], tuple[bool, float]] = {}
         self._profiles: dict[str, tuple[Account, float]] = {}
         self._retry_policies: dict[str, RetryPolicy | None] = {}
@@ -123,6 +131,47 @@ class Context:
     @cached_property
     def import_queue(self) -> ImportQueue:
         return ImportQueue(self._client("sqs"), self.settings.import_queue_url)
+
+    @cached_property
+    def event_bus(self) -> EventBus:
+        return EventBus(self._client("events"), self.settings.event_bus_name)
+
+    @cached_property
+    def event_log(self) -> EventLog:
+        return EventLog(self.db, self.settings.table_name, self.settings.event_log_days)
+
+    @cached_property
+    def webhooks(self) -> WebhookStore:
+        return WebhookStore(self.db, self.settings.table_name)
+
+    @cached_property
+    def deliveries(self) -> DeliveryStore:
+        return DeliveryStore(self.db, self.settings.table_name, self.settings.event_log_days)
+
+    @cached_property
+    def webhook_queue(self) -> WebhookQueue:
+        return WebhookQueue(self._client("sqs"), self.settings.webhook_queue_url)
+
+    def webhook_slots(self, webhook_id: str) -> SlotStore:
+        return SlotStore(self.db, self.settings.table_name, slot_sk=webhook_slots_sk(webhook_id))
+
+    @cached_property
+    def webhook_key(self) -> str:
+        """The key endpoints' secrets are derived from, read once per container."""
+        if self.settings.webhook_secret:
+            return self.settings.webhook_secret
+        if self.settings.webhook_secret_arn:
+            return secret_value(self._client("secretsmanager"), self.settings.webhook_secret_arn)
+        raise RuntimeError("Set WEBHOOK_SECRET or WEBHOOK_SECRET_ARN")
+
+    @cached_property
+    def webhook_poster(self) -> WebhookPoster:
+        if self._webhook_poster is not None:
+            return self._webhook_poster
+        return WebhookPoster(
+            allow_private=self.settings.webhook_allow_private_urls,
+            timeout_seconds=self.settings.webhook_timeout_seconds,
+        )
 
     def account(self, account_id: str) -> Account:
         """The account's profile (limits, rate, pacing), read at most every

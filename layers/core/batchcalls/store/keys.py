@@ -101,3 +101,36 @@ def account_key_sk(key_hash: str) -> str:
 
 
 ACCOUNT_KEY_PREFIX = "APIKEY#"
+
+
+def event_sk(timestamp: str, event_id: str) -> str:
+    """The account's event log, in event time."""
+    return f"EVENT#{timestamp}#{event_id}"
+
+
+EVENT_PREFIX = "EVENT#"
+
+
+def webhook_sk(webhook_id: str) -> str:
+    return f"WEBHOOK#{webhook_id}"
+
+
+WEBHOOK_PREFIX = "WEBHOOK#"
+WEBHOOK_COUNT = "WEBHOOK_COUNT"  # how many endpoints the account has (a create checks its limit)
+
+
+def webhook_slots_sk(webhook_id: str) -> str:
+    """The endpoint's delivery semaphore (like the account's call slots, SLOTS)."""
+    return f"WEBHOOK_SLOTS#{webhook_id}"
+
+
+def webhook_pk(webhook_id: str) -> str:
+    """An endpoint's deliveries live under it, newest last by id."""
+    return f"WEBHOOK#{webhook_id}"
+
+
+def delivery_sk(delivery_id: str) -> str:
+    return f"DELIVERY#{delivery_id}"
+
+
+DELIVERY_PREFIX = "DELIVERY#"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from batchcalls.models.domain import Agent, Batch, LedgerEntry, Recipient
+from batchcalls.models.events import Webhook
 from batchcalls.store import keys
 
 # Item attributes that are keys or index keys, never domain fields.
@@ -80,3 +81,15 @@ def ledger_entry_to_item(entry: LedgerEntry) -> dict[str, Any]:
 def ledger_entry_from_item(account_id: str, item: dict[str, Any]) -> LedgerEntry:
     fields = {k: v for k, v in item.items() if k not in ("pk", "sk", _LEDGER_RECIPIENT_ATTR)}
     return LedgerEntry(account_id=account_id, recipient_key=item.get(_LEDGER_RECIPIENT_ATTR), **fields)
+
+
+_WEBHOOK_FIELDS = set(Webhook.model_fields) - {"id", "account_id"}
+
+
+def webhook_from_item(item: dict[str, Any]) -> Webhook:
+    fields = {k: v for k, v in item.items() if k in _WEBHOOK_FIELDS}
+    return Webhook(
+        id=str(item["sk"]).removeprefix(keys.WEBHOOK_PREFIX),
+        account_id=str(item["pk"]).removeprefix("ACCOUNT#"),
+        **fields,
+    )

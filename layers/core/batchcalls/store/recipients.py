@@ -124,6 +124,23 @@ class RecipientStore:
                 item.get("ticket"),
             )
 
+    def totals(self, batch_id: str) -> tuple[dict[str, int], int]:
+        """Recipients per status (as ``status_counts``) and their cost so far, in micros."""
+        counts = {status.value: 0 for status in RecipientStatus}
+        cost = 0
+        for item in query_all(
+            self._db,
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :r)",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues=values(pk=keys.batch_pk(batch_id), r="R#"),
+            ProjectionExpression="#s, cost_micros",
+            ConsistentRead=True,
+        ):
+            counts[str(item["status"])] += 1
+            cost += int(item.get("cost_micros") or 0)
+        return counts, cost
+
     def status_counts(self, batch_id: str) -> dict[str, int]:
         """Recipients per status, every status present (0 when none)."""
         counts = {status.value: 0 for status in RecipientStatus}

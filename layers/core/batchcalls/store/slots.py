@@ -9,7 +9,8 @@ map names every call in progress with its lease expiry (epoch seconds).
   conditioned on the lease it saw, so two sweeps at once remove nothing twice.
 
 Other systems hold slots for non-batch calls the same way: add a holder with a lease, remove
-it when the call ends.
+it when the call ends. A webhook endpoint's deliveries share a semaphore of their own the same
+way (``slot_sk``: keys.webhook_slots_sk).
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ from batchcalls.store.dynamo import deserialize, is_condition_failure, serialize
 
 
 class SlotStore:
-    def __init__(self, client: Any, table: str) -> None:
+    def __init__(self, client: Any, table: str, slot_sk: str = keys.SLOTS) -> None:
         self._db = client
         self._table = table
+        self._sk = slot_sk
 
     def _key(self, account_id: str) -> dict[str, Any]:
-        return serialize({"pk": keys.account_pk(account_id), "sk": keys.SLOTS})
+        return serialize({"pk": keys.account_pk(account_id), "sk": self._sk})
 
     def acquire(self, account_id: str, holder: str, limit: int, lease_until: int, now: int) -> bool:
         for _ in range(5):
@@ -105,7 +107,7 @@ class SlotStore:
         try:
             self._db.put_item(
                 TableName=self._table,
-                Item=serialize({"pk": keys.account_pk(account_id), "sk": keys.SLOTS, "holders": {}}),
+                Item=serialize({"pk": keys.account_pk(account_id), "sk": self._sk, "holders": {}}),
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except Exception as exc:

@@ -1,0 +1,26 @@
+"""The table's stream → events (bus, event log, webhook deliveries); a failed record is
+reported, and the stream gives it (and those after it) again."""
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+
+from batchcalls.services.context import get_context
+from batchcalls.services.events import EventPublisher
+from batchcalls.store.stream import change_of
+
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
+    # One publisher per batch of records: batches and endpoints are read once per batch.
+    publisher = EventPublisher(get_context())
+
+    def record_handler(record: DynamoDBRecord) -> int:
+        return len(publisher.handle(change_of(record.raw_event)))
+
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

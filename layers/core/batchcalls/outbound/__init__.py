@@ -1,0 +1,1 @@
+"""Adapters that send requests to the outside world (users' webhook endpoints)."""

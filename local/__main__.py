@@ -48,6 +48,10 @@ def main() -> None:
     print(f"  caller ID:          +16045551234 (agent {stack.demo.agent_id if stack.demo else ''})")
     print(f"  telephony simulator {stack.simulator.base_url}")
     print(f"  schedule tick:      every {options.tick_seconds:g} s")
+    print(
+        f"  events:             bus {stack.template.refs.get('EventBus', '')}, GET {stack.api.url}/account/events"
+    )
+    print("  webhooks:           http://127.0.0.1 endpoints allowed here (deployed: public https only)")
     print("\nTry it:\n")
     print(CURL.format(url=stack.api.url, key=options.api_key))
     print('\nthen poll with {"action": "get", "batch_id": "<id>"}.')

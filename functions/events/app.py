@@ -1,5 +1,6 @@
-"""The table's stream → events (bus, event log, webhook deliveries); a failed record is
-reported, and the stream gives it (and those after it) again."""
+"""The table's stream → events (bus, event log, webhook deliveries). Records are taken in
+order: after one fails, the rest of the batch fails unread, so the stream gives them again in
+order (a later change is never published before an earlier one)."""
 
 from typing import Any
 
@@ -8,7 +9,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from batchcalls.services.context import get_context
-from batchcalls.services.events import EventPublisher
+from batchcalls.services.events import EventPublisher, EventsHeldBack
 from batchcalls.store.stream import change_of
 
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
@@ -19,7 +20,13 @@ def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureRes
     publisher = EventPublisher(get_context())
 
     def record_handler(record: DynamoDBRecord) -> int:
-        return len(publisher.handle(change_of(record.raw_event)))
+        if publisher.failed:
+            raise EventsHeldBack("an earlier record of this batch failed")
+        try:
+            return len(publisher.handle(change_of(record.raw_event)))
+        except Exception:
+            publisher.failed = True
+            raise
 
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context

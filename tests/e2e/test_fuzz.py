@@ -14,9 +14,11 @@ botocore's public event hooks): a request that would be a 5xx in AWS is one here
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import logging
 import re
+import socket
 import time
 import traceback
 import uuid
@@ -43,11 +45,19 @@ from batchcalls.models.api import (
     UploadBatchRequest,
 )
 from batchcalls.models.domain import Account, CallerNumber
+from batchcalls.models.event_api import (
+    EventName,
+    SubscribableName,
+    WebhookCreateRequest,
+    WebhookUpdateRequest,
+)
+from batchcalls.outbound.webhook_http import WebhookPoster
 from batchcalls.services import account as account_service
 from batchcalls.services.auth import hash_api_key
 from batchcalls.services.context import get_context
 from local.seed import DEMO_ACCOUNT_ID, DEMO_CALLER_ID
 from local.stack import OfflineStack
+from tests.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 LIMIT_SECONDS = 5.0
@@ -153,9 +163,10 @@ def json_call(
     ascii_only: bool = True,
     headers: Mapping[str, str] | None = None,
     key: str = "demo",
+    method: str = "POST",
 ) -> Call:
     return Call(
-        "POST",
+        method,
         path,
         body=to_json(body, ascii_only).encode("utf-8"),
         headers={"Content-Type": "application/json", **(headers or {})},
@@ -282,6 +293,19 @@ class Known:
     suppressed: str  # on the demo account's do-not-call list
     other_suppressed: str
     genuine_cursors: dict[str, str]  # next_cursors the API gave out, by route and account
+    hooks: KnownWebhooks
+
+
+@dataclass(frozen=True)
+class KnownWebhooks:
+    """Webhook endpoints that exist, and deliveries of them the sender recorded."""
+
+    url: str  # http://127.0.0.1:<a port held, not listening>/fuzz: every delivery is refused at once
+    webhook: str  # the demo account's; PATCH changes it, DELETE never takes it
+    spare: str  # the demo account's, for DELETE (and rotate-secret)
+    other: str  # another account's
+    delivery: str  # of ``webhook``
+    other_delivery: str  # of ``other``
 
 
 @dataclass
@@ -366,7 +390,41 @@ def _next_cursor(fuzz: Fuzz, path: str, key: str) -> str:
     return str(cursor)
 
 
-def _known(fuzz: Fuzz) -> Known:
+def _eventual_cursor(fuzz: Fuzz, path: str, key: str) -> str:
+    """A next_cursor of a page filled from the table's stream (the event log), once it has one."""
+    return str(wait_for(lambda: fuzz.ok(Call("GET", path, query="limit=1", key=key))["next_cursor"]))
+
+
+def _webhook(fuzz: Fuzz, url: str, key: str) -> str:
+    # credits.low only: the many batches the fuzz makes send these endpoints nothing.
+    body = {"url": url, "events": ["credits.low"], "description": "fuzz seed"}
+    return str(fuzz.ok(json_call("/account/webhooks", body, key=key))["webhook"]["id"])
+
+
+def _test_deliveries(fuzz: Fuzz, webhook_id: str, key: str) -> list[str]:
+    """Two deliveries to the endpoint (a page of one then has a next_cursor), queued."""
+    sent = []
+    for _ in range(2):
+        resp = fuzz.send(Call("POST", f"/account/webhooks/{webhook_id}/test", key=key))
+        assert resp.status_code == 202, resp.text[:300]
+        sent.append(str(resp.json()["delivery_id"]))
+    return sent
+
+
+def _recorded(fuzz: Fuzz, webhook_id: str, key: str, sent: list[str]) -> bool:
+    """Whether the sender recorded an attempt of each: redeliver finds no delivery before."""
+    page = fuzz.ok(Call("GET", f"/account/webhooks/{webhook_id}/deliveries", key=key))
+    return set(sent) <= {d["id"] for d in page["deliveries"]}
+
+
+def _known_webhooks(fuzz: Fuzz, url: str) -> KnownWebhooks:
+    webhook, spare, other = (_webhook(fuzz, url, key) for key in ("demo", "demo", "other"))
+    ours, theirs = _test_deliveries(fuzz, webhook, "demo"), _test_deliveries(fuzz, other, "other")
+    wait_for(lambda: _recorded(fuzz, webhook, "demo", ours) and _recorded(fuzz, other, "other", theirs))
+    return KnownWebhooks(url, webhook, spare, other, delivery=ours[0], other_delivery=theirs[0])
+
+
+def _known(fuzz: Fuzz, webhook_url: str) -> Known:
     draft = _batch(fuzz, status="draft")
     spare = _batch(fuzz, status="draft")
     scheduled = _batch(fuzz, send_now=False, scheduled_at=FAR)
@@ -384,6 +442,10 @@ def _known(fuzz: Fuzz) -> Known:
     cursors["recipients of other"] = _next_cursor(fuzz, f"/batch-calls/{other['id']}/recipients", "other")
     for key in ("demo", "other"):
         cursors[f"list of {key}"] = str(fuzz.action("list", key=key, limit=1)["next_cursor"])
+    hooks = _known_webhooks(fuzz, webhook_url)
+    for key, webhook in (("demo", hooks.webhook), ("other", hooks.other)):
+        cursors[f"deliveries of {key}"] = _next_cursor(fuzz, f"/account/webhooks/{webhook}/deliveries", key)
+        cursors[f"events of {key}"] = _eventual_cursor(fuzz, "/account/events", key)
     recipients = fuzz.action("get", batch_id=spare["id"])["recipients"]
     return Known(
         draft=draft["id"],
@@ -396,6 +458,7 @@ def _known(fuzz: Fuzz) -> Known:
         suppressed=numbers["demo"][0],
         other_suppressed=numbers["other"][0],
         genuine_cursors=cursors,
+        hooks=hooks,
     )
 
 
@@ -409,11 +472,15 @@ def fuzz(quiet_stack: OfflineStack) -> Iterator[Fuzz]:
         "before-parameter-build.dynamodb", refuse_what_dynamodb_refuses, "fuzz-key-limits"
     )
     _seed_other_account()
+    # Bound, never listening: connecting is refused at once, and no other process takes the port.
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
     try:
         running = Fuzz(quiet_stack, errors)
-        running.known = _known(running)
+        running.known = _known(running, f"http://127.0.0.1:{closed.getsockname()[1]}/fuzz")
         yield running
     finally:
+        closed.close()
         db.meta.events.unregister("before-parameter-build.dynamodb", unique_id="fuzz-key-limits")
         api_log.removeHandler(errors)
 
@@ -768,6 +835,131 @@ def hostile_text(known: Known) -> st.SearchStrategy[Any]:
     )
 
 
+# Webhook URLs the fuzz gives: none needs a DNS lookup (CI resolves no names, and a lookup may take
+# seconds to fail). Each is refused before its host is looked up, or names this machine by an IP
+# literal, so the deliveries it causes stay here (test_no_fuzzed_webhook_url_needs_a_dns_lookup).
+HOSTILE_URLS = [
+    "",
+    " ",
+    "http://",
+    "https://",
+    "http:///fuzz",
+    "//127.0.0.1/",
+    "127.0.0.1",
+    "http:127.0.0.1",
+    "ftp://127.0.0.1/",
+    "file:///etc/passwd",
+    "javascript:alert(1)",
+    "data:text/plain,x",
+    "gopher://127.0.0.1:25/_x",
+    "http://127.1/",
+    "http://2130706433/",
+    "http://0x7f000001/",
+    "http://0177.0.0.1/",
+    "http://127.0.0.1./",
+    "http://" + "1." * 1000 + "1/",
+    "http://127.0.0.1:0/",
+    "http://127.0.0.1:65536/",
+    "http://127.0.0.1:-1/",
+    "http://127.0.0.1:x/",
+    "http://127.0.0.1:" + "9" * 30 + "/",
+    "http://[::1",
+    "http://[zz]/",
+    "http://[]/",
+    "http://[127.0.0.1]/",
+    "http://[::1]:9/x",  # accepted: loopback, the discard port (nothing serves it here)
+    "http://%31%32%37.0.0.1/",
+    "http://a..b/",
+    "http://" + "a" * 64 + "/",
+    "http://\u202e127.0.0.1/",
+    "http://127.0.0.1/\x00",
+    "http://127.0.0.1/\u2028",
+    "http://127.0.0.1\\@x/",
+]
+
+
+def valid_urls(hooks: KnownWebhooks) -> list[str]:
+    return [hooks.url, hooks.url + "?source=fuzz&é=1"]
+
+
+def webhook_url_cases(hooks: KnownWebhooks) -> list[str]:
+    at = hooks.url  # http://127.0.0.1:<port>/fuzz
+    port = at.split(":")[2].split("/")[0]
+    return [
+        *HOSTILE_URLS,
+        *valid_urls(hooks),
+        at + "#fragment",
+        at + " x",
+        at + "/\t",
+        at + "?" + "a" * 2100,
+        at + "/" + "a" * (2047 - len(at)),  # 2,048 characters: accepted
+        at.replace("http:", "https:"),  # accepted
+        at.upper(),
+        at + "?q=%ZZ&%00",
+        f"http://[::ffff:127.0.0.1]:{port}/fuzz",
+        f"http://user:secret@127.0.0.1:{port}/",
+        f"http://127.0.0.1:{port}:{port}/",
+        f"http://127.0.0.1:{port}@127.0.0.2/",
+    ]
+
+
+SUBSCRIBABLE = list(get_args(SubscribableName))
+EVENT_NAMES = list(get_args(EventName))
+ODD_EVENT_NAMES = ["webhook.test", "BATCH.COMPLETED", "batch.*", "*", "batch.completed ", ""]
+
+
+def event_lists() -> st.SearchStrategy[Any]:
+    names = st.sampled_from(SUBSCRIBABLE + ODD_EVENT_NAMES) | odd_text()
+    too_many = st.sampled_from([11, 1_000]).map(lambda n: ["credits.low"] * n)
+    return st.lists(names, max_size=12) | too_many
+
+
+def webhook_ids(known: Known) -> st.SearchStrategy[str]:
+    """Ids that name no endpoint of the caller's, some of them close to one that does."""
+    h = known.hooks
+    return st.sampled_from(
+        [
+            "wh_" + "0" * 24,
+            h.webhook.upper(),
+            h.webhook[:-1],
+            f" {h.webhook} ",
+            f"{h.webhook}\x00",
+            f"WEBHOOK#{h.webhook}",
+            f"{h.webhook}/deliveries",
+            f"../{h.webhook}",
+            h.delivery,
+            f"DELIVERY#{h.delivery}",
+            "WEBHOOK_COUNT",
+            "a" * 100,
+            "a" * 101,
+            "é" * 100,
+            "😀" * 100,
+            known.other_batch,
+        ]
+    )
+
+
+def event_cursors(known: Known) -> st.SearchStrategy[str]:
+    """Cursors aimed at the event log's and the deliveries' keys, and every other."""
+    h = known.hooks
+    forged = [
+        _b64json({"sk": "EVENT#"}),
+        _b64json({"sk": "EVENT#\uffff"}),
+        _b64json({"sk": "EVENT#\ud800"}),
+        _b64json({"sk": "EVENT#" + "9" * 400}),
+        _b64json({"sk": "EVENT#" + "9" * 1_100}),
+        _b64json({"sk": {"S": "EVENT#"}}),
+        _b64json({"pk": f"ACCOUNT#{OTHER_ACCOUNT}", "sk": "EVENT#"}),
+        _b64json({"sk": "DELIVERY#"}),
+        _b64json({"sk": "DELIVERY#" + "~" * 400}),
+        _b64json({"sk": f"DELIVERY#{h.other_delivery}"}),
+        _b64json({"pk": f"WEBHOOK#{h.other}", "sk": "DELIVERY#"}),
+        _b64json({"sk": f"WEBHOOK#{h.other}"}),
+        _b64json({"sk": "WEBHOOK_COUNT"}),
+    ]
+    return st.sampled_from(forged) | cursors(known)
+
+
 def aimed_values(known: Known) -> dict[str, st.SearchStrategy[Any]]:
     """Hostile values aimed at what a field holds."""
     return {
@@ -785,6 +977,9 @@ def aimed_values(known: Known) -> dict[str, st.SearchStrategy[Any]]:
         "numbers": st.lists(st.sampled_from(PHONES) | odd_text(), min_size=1, max_size=5),
         "recipient_ids": st.lists(ids(known) | odd_text(), min_size=1, max_size=3),
         "variables": st.dictionaries(odd_text().map(as_text), st.text(max_size=5), max_size=3),
+        "url": st.sampled_from(webhook_url_cases(known.hooks)),
+        "events": event_lists(),
+        "description": repeated(1_001) | odd_text(),
     }
 
 
@@ -804,6 +999,9 @@ AIMED_FIELDS = frozenset(
         "numbers",
         "recipient_ids",
         "variables",
+        "url",
+        "events",
+        "description",
     ]
 )
 
@@ -825,6 +1023,8 @@ BODY_MODELS: dict[str, type[BaseModel]] = {
     **ACTION_MODELS,
     "upload": UploadBatchRequest,
     "suppression": SuppressionAddRequest,
+    "webhook": WebhookCreateRequest,
+    "webhook update": WebhookUpdateRequest,
 }
 
 RECIPIENT_LISTS = [
@@ -895,7 +1095,22 @@ def _update_fields(known: Known) -> st.SearchStrategy[dict[str, Any]]:
     )
 
 
+def _webhook_fields(hooks: KnownWebhooks, update: bool) -> st.SearchStrategy[dict[str, Any]]:
+    url = st.sampled_from(valid_urls(hooks))
+    fields = {
+        "events": st.lists(st.sampled_from(SUBSCRIBABLE), min_size=1, max_size=10),
+        "description": st.sampled_from(["fuzz", "Fuzz — ünïcode 😀", "d" * 500]),
+    }
+    if update:
+        return st.fixed_dictionaries(
+            {}, optional={"url": url, **fields, "status": st.sampled_from(["enabled", "disabled"])}
+        )
+    return st.fixed_dictionaries({"url": url}, optional=fields)
+
+
 def valid_fields(kind: str, known: Known) -> st.SearchStrategy[dict[str, Any]]:
+    if kind in ("webhook", "webhook update"):
+        return _webhook_fields(known.hooks, update=kind == "webhook update")
     # State-changing actions get the spare batches, so update keeps its draft.
     changeable = st.sampled_from([known.spare, known.scheduled, known.parent, known.other_batch])
     if kind in ("create", "preview"):
@@ -1033,7 +1248,13 @@ def _query(draw: st.DrawFn, known: Known, valid: Mapping[str, st.SearchStrategy[
 
 
 def field_hostile_text(name: str, known: Known) -> st.SearchStrategy[Any]:
-    aimed = {"cursor": cursors(known), "updated_since": dates(), "limit": numbers().map(as_text)}
+    aimed = {
+        "cursor": cursors(known),
+        "updated_since": dates(),
+        "since": dates(),
+        "type": st.sampled_from(ODD_EVENT_NAMES),
+        "limit": numbers().map(as_text),
+    }
     return st.one_of(aimed[name], hostile_text(known)) if name in aimed else hostile_text(known)
 
 
@@ -1100,12 +1321,74 @@ def route_calls(draw: st.DrawFn, route: str, known: Known) -> Call:
         return Call(method, _number_path(draw, known), _query(draw, known, {}))
     if path in ("/account/ledger", "/account/suppression"):
         return Call(method, path, _query(draw, known, {"cursor": cursors(known), "limit": limit}))
+    if path.startswith(("/account/events", "/account/webhooks")):
+        return draw(event_route_calls(route, known))
     public = path in ("/health", "/openapi.json")
     key = draw(st.sampled_from([None, "demo"])) if public else _key(draw)
     return Call(method, path, _query(draw, known, {}), key=key)
 
 
+def _event_query(known: Known) -> dict[str, st.SearchStrategy[Any]]:
+    return {
+        "since": st.sampled_from(["2020-01-01T00:00:00Z", "2020-01-01T00:00:00+14:00", FAR]),
+        "type": st.sampled_from(EVENT_NAMES),
+        "batch_id": st.sampled_from([known.spare, known.draft, known.other_batch]),
+        "cursor": event_cursors(known),
+        "limit": st.integers(1, 500).map(str),
+    }
+
+
+def _webhook_path(draw: st.DrawFn, known: Known, method: str, path: str) -> str:
+    hooks = known.hooks
+    # DELETE gets the spare endpoint or ids that name none: the others stay for the rest of the fuzz.
+    existing = [hooks.spare] if method == "DELETE" else [hooks.webhook, hooks.spare, hooks.other]
+    webhook_id = draw(st.sampled_from(existing) | webhook_ids(known) | hostile_text(known))
+    path = path.replace("{webhook_id}", url_part(webhook_id))
+    if "{delivery_id}" in path:
+        deliveries = st.sampled_from([hooks.delivery, hooks.other_delivery])
+        delivery_id = draw(deliveries | webhook_ids(known) | hostile_text(known))
+        path = path.replace("{delivery_id}", url_part(delivery_id))
+    return path
+
+
+WEBHOOK_BODIES = {
+    "POST /account/webhooks": "webhook",
+    "PATCH /account/webhooks/{webhook_id}": "webhook update",
+}
+
+
+@st.composite
+def event_route_calls(draw: st.DrawFn, route: str, known: Known) -> Call:
+    """The event log's and the webhook endpoints' routes, with either account's key (an
+    endpoint of the other account is a 404)."""
+    method, template = route.split(" ", 1)
+    key = draw(st.sampled_from(["demo", "demo", "other"]))
+    path = _webhook_path(draw, known, method, template) if "{webhook_id}" in template else template
+    if route in WEBHOOK_BODIES:
+        kind = WEBHOOK_BODIES[route]
+        body = draw(random_body(kind) if draw(st.integers(0, 5)) == 0 else mutated_body(kind, known))
+        return json_call(path, body, ascii_only=draw(st.booleans()), key=key, method=method)
+    valid: dict[str, st.SearchStrategy[Any]] = {}
+    if template == "/account/events":
+        valid = _event_query(known)
+    elif template.endswith("/deliveries"):
+        valid = {"cursor": event_cursors(known), "limit": st.integers(1, 200).map(str)}
+    return Call(method, path, _query(draw, known, valid), key=key)
+
+
 WEBHOOK = "POST /webhooks/twilio/status"
+EVENT_ROUTES = [
+    "GET /account/events",
+    "POST /account/webhooks",
+    "GET /account/webhooks",
+    "GET /account/webhooks/{webhook_id}",
+    "PATCH /account/webhooks/{webhook_id}",
+    "DELETE /account/webhooks/{webhook_id}",
+    "POST /account/webhooks/{webhook_id}/rotate-secret",
+    "POST /account/webhooks/{webhook_id}/test",
+    "GET /account/webhooks/{webhook_id}/deliveries",
+    "POST /account/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+]
 ROUTES = [
     "GET /batch-calls/csv-template",
     "GET /batch-calls/{batch_id}",
@@ -1120,6 +1403,7 @@ ROUTES = [
     "DELETE /account/suppression/{phone_number}",
     "GET /health",
     "GET /openapi.json",
+    *EVENT_ROUTES,
 ]
 
 
@@ -1136,6 +1420,21 @@ def test_hostile_requests_to_every_route_are_answered_below_500_within_5_s(
     fuzz: Fuzz, route: str, data: st.DataObject
 ) -> None:
     fuzz.send(data.draw(route_calls(route, fuzz.known), label="call"))
+
+
+def test_no_fuzzed_webhook_url_needs_a_dns_lookup(fuzz: Fuzz) -> None:
+    def no_dns(host: str, port: int) -> list[str]:
+        raise AssertionError(f"{host} would be looked up")
+
+    poster = WebhookPoster(allow_private=True, resolve=no_dns)
+    for url in webhook_url_cases(fuzz.known.hooks):
+        try:
+            target = poster.check(url)
+        except ValueError:  # UnsafeWebhookUrl, or urlsplit's own (a bracket left open)
+            continue
+        address = ipaddress.ip_address(target.host)
+        mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+        assert (mapped or address).is_loopback, f"{url!r} would be delivered to {address}"
 
 
 @st.composite
@@ -1387,6 +1686,14 @@ PAGE_CURSORS: dict[str, tuple[str, str | dict[str, str]]] = {
     "suppression, an empty key": ("/account/suppression", {"sk": ""}),
     "recipients, another batch's next_cursor": ("recipients", "recipients of other"),
     "recipients, a batch key": ("recipients", "BATCH#x"),
+    "events, the other account's next_cursor": ("/account/events", "events of other"),
+    "events, the other account's keys": (
+        "/account/events",
+        {"pk": f"ACCOUNT#{OTHER_ACCOUNT}", "sk": "EVENT#"},
+    ),
+    "events, a deliveries cursor": ("/account/events", "deliveries of demo"),
+    "deliveries, the other endpoint's next_cursor": ("deliveries", "deliveries of other"),
+    "deliveries, an events cursor": ("deliveries", "events of demo"),
 }
 
 
@@ -1398,20 +1705,71 @@ def test_a_page_cursor_naming_another_key_shows_nothing_of_another_account(fuzz:
         cursor = _b64json(given_cursor)
     else:
         cursor = k.genuine_cursors.get(given_cursor) or _b64(given_cursor)
-    path = f"/batch-calls/{k.spare}/recipients" if route == "recipients" else route
-    resp = fuzz.send(Call("GET", path, query_string([("cursor", cursor)])))
-    if resp.status_code != 200:
-        return
-    page = resp.json()
+    paths = {
+        "recipients": f"/batch-calls/{k.spare}/recipients",
+        "deliveries": f"/account/webhooks/{k.hooks.webhook}/deliveries",
+    }
+    resp = fuzz.send(Call("GET", paths.get(route, route), query_string([("cursor", cursor)])))
+    if resp.status_code == 200:
+        assert not _not_ours(route, resp.json(), k), resp.text[:500]
+
+
+def _not_ours(route: str, page: dict[str, Any], known: Known) -> list[Any]:
+    """What a page shows of another account's (or of another batch, another endpoint)."""
     if route == "/account/ledger":
-        assert not [e for e in page["entries"] if e["ref"].startswith("fuzz-other")], page
-    elif route == "/account/suppression":
-        assert k.other_suppressed not in {n["phone_number"] for n in page["numbers"]}, page
-    else:
-        assert {r["batch_id"] for r in page["recipients"]} <= {k.spare}, page
+        return [e for e in page["entries"] if e["ref"].startswith("fuzz-other")]
+    if route == "/account/suppression":
+        return [n for n in page["numbers"] if n["phone_number"] == known.other_suppressed]
+    if route == "/account/events":
+        return [e for e in page["events"] if e["data"].get("account_id") != DEMO_ACCOUNT_ID]
+    if route == "deliveries":
+        return [d for d in page["deliveries"] if d["id"] == known.hooks.other_delivery]
+    return [r for r in page["recipients"] if r["batch_id"] != known.spare]
+
+
+def _other_endpoint_calls(hooks: KnownWebhooks) -> dict[str, Call]:
+    theirs = f"/account/webhooks/{hooks.other}"
+    return {
+        "GET": Call("GET", theirs),
+        "PATCH": json_call(theirs, {"description": "taken over"}, method="PATCH"),
+        "DELETE": Call("DELETE", theirs),
+        "rotate-secret": Call("POST", f"{theirs}/rotate-secret"),
+        "test": Call("POST", f"{theirs}/test"),
+        "deliveries": Call("GET", f"{theirs}/deliveries"),
+        "redeliver": Call("POST", f"{theirs}/deliveries/{hooks.other_delivery}/redeliver"),
+        "redeliver through ours": Call(
+            "POST", f"/account/webhooks/{hooks.webhook}/deliveries/{hooks.other_delivery}/redeliver"
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["GET", "PATCH", "DELETE", "rotate-secret", "test", "deliveries", "redeliver", "redeliver through ours"],
+)
+def test_an_account_never_reaches_another_accounts_endpoint(fuzz: Fuzz, name: str) -> None:
+    hooks = fuzz.known.hooks
+    resp = fuzz.send(_other_endpoint_calls(hooks)[name])
+    assert resp.status_code == 404, resp.text[:300]
+    listed = fuzz.ok(Call("GET", "/account/webhooks"))["webhooks"]
+    assert hooks.other not in {w["id"] for w in listed}
+    theirs = fuzz.ok(Call("GET", f"/account/webhooks/{hooks.other}", key="other"))["webhook"]
+    assert theirs["description"] != "taken over", theirs
 
 
 # -- failures the fuzz found (regression tests, whatever a run's sample holds) ------------------
+
+# urlsplit raises ValueError itself for these (before check_url's own checks): a 502 if not caught.
+BROKEN_IP_LITERALS = ["http://[::1", "http://[zz]/", "http://[]/", "http://[127.0.0.1]/"]
+
+
+@pytest.mark.parametrize("url", BROKEN_IP_LITERALS)
+@pytest.mark.parametrize("method", ["POST", "PATCH"])
+def test_a_webhook_url_with_a_broken_ip_literal_is_a_400(fuzz: Fuzz, method: str, url: str) -> None:
+    path = "/account/webhooks" + ("" if method == "POST" else f"/{fuzz.known.hooks.webhook}")
+    resp = fuzz.send(json_call(path, {"url": url}, method=method))
+    assert resp.status_code == 400, resp.text[:300]
+
 
 UPDATABLE = [n for n in UpdateBatchRequest.model_fields if n not in ("action", "batch_id")]
 

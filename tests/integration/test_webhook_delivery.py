@@ -7,10 +7,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from batchcalls import aws
 from batchcalls.domain.errors import Conflict
 from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.domain.webhook_url import WebhookTarget
@@ -22,7 +24,7 @@ from batchcalls.services.context import Context
 from batchcalls.services.events import EventPublisher
 from batchcalls.services.webhook_delivery import Sent, deliver
 from batchcalls.store.stream import BatchChange
-from tests.helpers import make_context, new_account, wait_for
+from tests.helpers import Clock, make_context, new_account, wait_for
 
 
 class SenderDied(Exception):
@@ -121,13 +123,19 @@ def test_a_stream_record_read_twice_is_one_event_and_one_delivery(ctx: Context, 
 
 
 def test_a_sender_dying_after_its_post_posts_again_under_the_same_id_and_records_once(
-    ctx: Context, poster: FakePoster
+    quiet_stack: Any, poster: FakePoster
 ) -> None:
+    clock = Clock(datetime.now(UTC))
+    ctx = make_context(clock=clock, webhook_poster=poster, webhook_retry_schedule_seconds="0")
     account_id, webhook_id = endpoint(ctx)
     message = webhooks.send_test(ctx, account_id, webhook_id)
     poster.die_after_post = True
     with pytest.raises(SenderDied):
-        deliver(ctx, message)  # the queue gives the message again
+        deliver(ctx, message)
+    # A duplicate of the message at once finds the attempt claimed: nothing is posted twice.
+    assert deliver(ctx, message) is Sent.DUPLICATE and len(poster.posts) == 1
+    # The queue gives the dead sender's message again after its visibility timeout (60 s).
+    clock.now += timedelta(seconds=61)
     assert deliver(ctx, message) is Sent.DELIVERED
     first, second = poster.posts
     assert first[2]["webhook-id"] == second[2]["webhook-id"] == message.event.id
@@ -158,13 +166,23 @@ def test_a_failed_attempt_is_retried_on_the_schedule_and_the_last_one_fails_the_
 def test_an_endpoint_answering_410_is_disabled_once_and_says_so(ctx: Context, poster: FakePoster) -> None:
     account_id, webhook_id = endpoint(ctx)
     poster.answers = [410]
-    assert deliver(ctx, webhooks.send_test(ctx, account_id, webhook_id)) is Sent.FAILED
+    first = webhooks.send_test(ctx, account_id, webhook_id)
+    event = first.event
+    assert deliver(ctx, first) is Sent.FAILED
     webhook = ctx.webhooks.get(account_id, webhook_id)
     assert webhook is not None and webhook.status is WebhookStatus.DISABLED
     assert webhook.disabled_reason == "the endpoint answered 410 Gone"
-    # A delivery for a disabled endpoint is dropped, not posted.
-    assert deliver(ctx, webhooks.send_test(ctx, account_id, webhook_id)) is Sent.ENDPOINT_GONE
+    # A test of a disabled endpoint is refused; an attempt queued for it ends, saying why.
+    with pytest.raises(Conflict):
+        webhooks.send_test(ctx, account_id, webhook_id)
+    queued = DeliveryMessage(
+        delivery_id="dlv_queued", webhook_id=webhook_id, account_id=account_id, event=event
+    )
+    assert deliver(ctx, queued) is Sent.ENDPOINT_DISABLED
     assert len(poster.posts) == 1
+    found = ctx.deliveries.get(webhook_id, "dlv_queued")
+    assert found is not None and found[0].status is DeliveryStatus.FAILED
+    assert found[0].attempts[0].error == "not sent: the endpoint is disabled"
 
     # The change's event comes from the table's stream (the stack's events function).
     def disabled_events() -> list[str]:
@@ -190,3 +208,95 @@ def test_an_account_has_at_most_its_endpoints_even_when_created_at_once(ctx: Con
     with ThreadPoolExecutor(8) as pool:
         made = list(pool.map(create, range(limit + 5)))
     assert sum(made) == limit and len(ctx.webhooks.list(account_id)) == limit
+
+
+def test_an_endpoint_failing_for_five_days_is_disabled_by_its_next_failure(
+    quiet_stack: Any, poster: FakePoster
+) -> None:
+    clock = Clock(datetime(2026, 12, 2, 9, 0, tzinfo=UTC))
+    ctx = make_context(clock=clock, webhook_poster=poster, webhook_retry_schedule_seconds="0")
+    account_id, webhook_id = endpoint(ctx)
+    poster.answers = [500, 500]
+    # Given an endpoint whose deliveries began failing…
+    assert deliver(ctx, webhooks.send_test(ctx, account_id, webhook_id)) is Sent.FAILED
+    webhook = ctx.webhooks.get(account_id, webhook_id)
+    assert webhook is not None and webhook.failing_since == "2026-12-02T09:00:00.000Z"
+    # …when it still fails five days and a minute later, it is disabled with the reason
+    clock.now += timedelta(days=5, minutes=1)
+    assert deliver(ctx, webhooks.send_test(ctx, account_id, webhook_id)) is Sent.FAILED
+    webhook = ctx.webhooks.get(account_id, webhook_id)
+    assert webhook is not None and webhook.status is WebhookStatus.DISABLED
+    assert webhook.disabled_reason == "every delivery failed since 2026-12-02T09:00:00.000Z (last: HTTP 500)"
+
+
+def test_a_success_ends_the_failing_spell(ctx: Context, poster: FakePoster) -> None:
+    account_id, webhook_id = endpoint(ctx)
+    poster.answers = [500, 200]
+    deliver(ctx, webhooks.send_test(ctx, account_id, webhook_id))
+    deliver(ctx, webhooks.send_test(ctx, account_id, webhook_id))
+    webhook = ctx.webhooks.get(account_id, webhook_id)
+    assert webhook is not None and webhook.failing_since is None and webhook.status is WebhookStatus.ENABLED
+
+
+def test_an_endpoint_with_its_deliveries_in_flight_at_the_limit_waits(
+    poster: FakePoster, quiet_stack: Any
+) -> None:
+    ctx = make_context(webhook_poster=poster, webhook_endpoint_concurrency=1)
+    account_id, webhook_id = endpoint(ctx)
+    slots = ctx.webhook_slots(webhook_id)
+    assert slots.acquire(account_id, "a slow delivery", 1, 2**40, 0)  # one in flight
+    message = webhooks.send_test(ctx, account_id, webhook_id)
+    assert deliver(ctx, message) is Sent.ENDPOINT_BUSY and poster.posts == []
+    slots.release(account_id, "a slow delivery")
+    assert deliver(ctx, message) is Sent.DELIVERED
+
+
+def queued_messages(ctx: Context) -> int:
+    """Messages waiting on the webhook queue, delayed ones included (the stack's sender is off)."""
+    attributes = aws.client("sqs").get_queue_attributes(
+        QueueUrl=ctx.settings.webhook_queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(
+        attributes["ApproximateNumberOfMessagesDelayed"]
+    )
+
+
+def test_a_duplicate_of_an_attempt_being_retried_starts_no_second_retry(
+    quiet_stack: Any, poster: FakePoster
+) -> None:
+    clock = Clock(datetime.now(UTC))
+    ctx = make_context(clock=clock, webhook_poster=poster, webhook_retry_schedule_seconds="0,3600")
+    account_id, webhook_id = endpoint(ctx)
+    message = webhooks.send_test(ctx, account_id, webhook_id)
+    aws.client("sqs").purge_queue(QueueUrl=ctx.settings.webhook_queue_url)
+    poster.answers = [500]
+    assert deliver(ctx, message) is Sent.RETRYING
+    assert queued_messages(ctx) == 1  # attempt 2, an hour from now
+    # Given the same message again soon after (a replayed change), nothing more is queued
+    clock.now += timedelta(seconds=5)
+    assert deliver(ctx, message) is Sent.DUPLICATE
+    assert queued_messages(ctx) == 1 and len(poster.posts) == 1
+
+
+def test_a_redelivery_is_a_delivery_of_its_own_and_leaves_the_retries_alone(
+    ctx: Context, poster: FakePoster
+) -> None:
+    ctx = make_context(webhook_poster=poster, webhook_retry_schedule_seconds="0,3600")
+    account_id, webhook_id = endpoint(ctx)
+    message = webhooks.send_test(ctx, account_id, webhook_id)
+    poster.answers = [500, 200]
+    assert deliver(ctx, message) is Sent.RETRYING
+    again = webhooks.redeliver(ctx, account_id, webhook_id, message.delivery_id)
+    assert again.delivery_id != message.delivery_id and again.event.id == message.event.id
+    assert deliver(ctx, again) is Sent.DELIVERED
+    original = ctx.deliveries.get(webhook_id, message.delivery_id)
+    repeated = ctx.deliveries.get(webhook_id, again.delivery_id)
+    assert (
+        original is not None and original[0].status is DeliveryStatus.RETRYING and original[0].next_retry_at
+    )
+    assert repeated is not None and repeated[0].redelivery_of == message.delivery_id
+    assert [d.id for d in ctx.deliveries.page(webhook_id, limit=10).items][:2] == [
+        again.delivery_id,
+        message.delivery_id,
+    ]

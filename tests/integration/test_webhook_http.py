@@ -61,6 +61,13 @@ def _handler(endpoint: Endpoint) -> type[BaseHTTPRequestHandler]:
             endpoint.seen.append(Seen(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
             if self.path == "/slow":
                 time.sleep(SLOW)
+            if self.path == "/drip":  # a byte of its headers every half second: no read times out
+                self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+                for _ in range(int(SLOW * 2)):
+                    self.wfile.write(b"X-Drip: 1\r\n")
+                    self.wfile.flush()
+                    time.sleep(0.5)
+                return
             status, extra, payload = {
                 "/error": (500, {}, b"boom"),
                 "/redirect": (302, {"Location": endpoint.url("/ok")}, b""),
@@ -242,6 +249,13 @@ def test_a_slow_endpoint_times_out_within_the_timeout(endpoint: Endpoint) -> Non
     assert (result.status_code, result.error, result.refused) == (None, "timeout", False)
     assert TIMEOUT * 0.9 <= elapsed < TIMEOUT + 1.0 < SLOW
     assert TIMEOUT * 900 <= result.latency_ms <= elapsed * 1000 + 1
+
+
+def test_a_receiver_dripping_its_answer_is_cut_off_at_the_timeout(endpoint: Endpoint) -> None:
+    started = time.monotonic()
+    result = private_poster().post(endpoint.url("/drip"), BODY, HEADERS)
+    assert (result.status_code, result.error) == (None, "timeout")
+    assert time.monotonic() - started < TIMEOUT + 1.0 < SLOW
 
 
 def test_a_closed_port_is_a_connection_error() -> None:

@@ -168,3 +168,18 @@ def test_credits_low_fires_exactly_when_the_balance_crosses_under_the_threshold(
     assert (event is not None) == (threshold > 0 and after < threshold <= before)
     if event is not None:
         assert event.data == {"account_id": "acct-1", "balance_micros": after, "threshold_micros": threshold}
+
+
+def test_a_stream_record_of_an_item_we_do_not_know_is_passed_over_not_retried() -> None:
+    from batchcalls.store.stream import change_of
+
+    broken = {
+        "eventID": "1",
+        "dynamodb": {
+            "Keys": {"pk": {"S": "BATCH#b-1"}, "sk": {"S": "META"}},
+            "NewImage": {"pk": {"S": "BATCH#b-1"}, "sk": {"S": "META"}, "status": {"S": "exploded"}},
+        },
+    }
+    assert change_of(broken) is None
+    other = {"dynamodb": {"Keys": {"pk": {"S": "ACCOUNT#a"}, "sk": {"S": "SLOTS"}}}}
+    assert change_of(other) is None

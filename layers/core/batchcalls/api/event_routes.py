@@ -33,6 +33,7 @@ from batchcalls.services.context import get_context
 
 TAG = ["Events"]
 NO_WEBHOOK = "No such webhook endpoint in this account"
+DISABLED = "The endpoint is disabled (enable it with PATCH first)"
 
 
 def _ok(model: type[BaseModel], description: str) -> dict[int, OpenAPIResponse]:
@@ -166,7 +167,7 @@ def _add_delivery_routes(app: APIGatewayRestResolver, account_id: Callable[[], s
         summary="Send a webhook.test event to this endpoint now",
         responses={
             202: {"description": "Queued", "content": {"application/json": {"model": DeliveryQueued}}},
-            **error_responses(401, 404, e404=NO_WEBHOOK),
+            **error_responses(401, 404, 409, e404=NO_WEBHOOK, e409=DISABLED),
         },
         tags=TAG,
     )
@@ -190,10 +191,12 @@ def _add_delivery_routes(app: APIGatewayRestResolver, account_id: Callable[[], s
 
     @app.post(
         "/account/webhooks/<webhook_id>/deliveries/<delivery_id>/redeliver",
-        summary="Send a delivery's event again now (its next attempt; not retried)",
+        summary="Send a delivery's event again now, as a delivery of its own (one attempt)",
         responses={
             202: {"description": "Queued", "content": {"application/json": {"model": DeliveryQueued}}},
-            **error_responses(401, 404, e404="No such endpoint or delivery in this account"),
+            **error_responses(
+                401, 404, 409, e404="No such endpoint or delivery in this account", e409=DISABLED
+            ),
         },
         tags=TAG,
     )

@@ -46,7 +46,9 @@ def magpipe_signature(secret: str, body: str) -> str:
 
 def signed_headers(secrets: Sequence[str], msg_id: str, timestamp: int, body: str) -> dict[str, str]:
     """The headers of one delivery. ``secrets`` newest first: during a rotation the old and the
-    new secret both sign, so a receiver holding either accepts it."""
+    new secret both sign ``webhook-signature``, so a receiver holding either accepts it. Magpipe's
+    header has room for one signature: it is made with the oldest secret still signing, so a
+    receiver left unchanged goes on verifying until the rotation's overlap ends."""
     if not secrets:
         raise ValueError("a webhook delivery needs at least one secret")
     return {
@@ -55,5 +57,5 @@ def signed_headers(secrets: Sequence[str], msg_id: str, timestamp: int, body: st
         "webhook-id": msg_id,
         "webhook-timestamp": str(int(timestamp)),
         "webhook-signature": " ".join(standard_signature(s, msg_id, timestamp, body) for s in secrets),
-        "x-magpipe-signature": magpipe_signature(secrets[0], body),
+        "x-magpipe-signature": magpipe_signature(secrets[-1], body),
     }

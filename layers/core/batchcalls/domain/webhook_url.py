@@ -49,7 +49,13 @@ def check_url(url: str, *, allow_private: bool) -> WebhookTarget:
     """The target of ``url``, or UnsafeWebhookUrl. ``allow_private`` (the offline stack, tests)
     also allows http and private addresses."""
     _check_text(url)
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # "Invalid IPv6 URL": a bracket not closed, not an address
+        raise UnsafeWebhookUrl(f"webhook url is not a valid URL: {exc}") from exc
+    after_host = parts.netloc.rpartition("@")[2].partition("]")[2] if "[" in parts.netloc else ""
+    if after_host[:1] not in ("", ":"):
+        raise UnsafeWebhookUrl("webhook url has text after its IPv6 address")
     scheme = parts.scheme.lower()
     if scheme != "https" and not (allow_private and scheme == "http"):
         raise UnsafeWebhookUrl("webhook url must use https")

@@ -101,6 +101,7 @@ class DeliveryOut(BaseModel):
     error: str | None = Field(description="of the last attempt")
     next_retry_at: str | None
     created_at: str
+    redelivery_of: str | None = Field(description="a redelivery you asked for: the delivery it repeats")
     attempts: list[DeliveryAttemptOut]
 
 
@@ -154,6 +155,7 @@ def delivery_out(delivery: Delivery) -> DeliveryOut:
         error=last.error if last else None,
         next_retry_at=delivery.next_retry_at,
         created_at=delivery.created_at,
+        redelivery_of=delivery.redelivery_of,
         attempts=[DeliveryAttemptOut(**a.model_dump()) for a in delivery.attempts],
     )
 

@@ -119,6 +119,8 @@ class Delivery(BaseModel):
     status: DeliveryStatus = DeliveryStatus.PENDING
     attempts: list[DeliveryAttempt] = Field(default_factory=list)
     next_retry_at: str | None = None
+    claimed_attempt: int = 0  # the attempt a sender holds (or last held) to post
+    redelivery_of: str | None = None  # a redelivery asked for by the user: the delivery it repeats
 
 
 class DeliveryMessage(BaseModel):
@@ -132,4 +134,6 @@ class DeliveryMessage(BaseModel):
     attempt: int = 1
     not_before: str | None = None
     manual: bool = False  # a redelivery asked for by the user: one attempt, no retries
+    redelivery_of: str | None = None
+    busy_waits: int = 0  # times it found the endpoint's deliveries in flight at the limit
     event: Event

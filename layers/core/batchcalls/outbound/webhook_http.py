@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from batchcalls.domain.webhook_url import (
 )
 
 MAX_RESPONSE_BYTES = 64 * 1024  # read and thrown away: only the status matters
+DEADLINE_SLACK_SECONDS = 0.5  # past the timeout, the whole attempt is given up
 MAX_ERROR_LENGTH = 200
 
 Resolver = Callable[[str, int], list[str]]
@@ -94,8 +96,23 @@ class WebhookPoster:
         except (OSError, UnicodeError):
             # check_url raises neither: ``target`` is set. Not refused: DNS may answer next time.
             return PostResult(None, _elapsed_ms(started), f"could not resolve the host name {target.host}")
-        status_code, error = self._send(target, address, body, headers)
+        status_code, error = self._send_within_deadline(target, address, body, headers)
         return PostResult(status_code, _elapsed_ms(started), error)
+
+    def _send_within_deadline(
+        self, target: WebhookTarget, address: str, body: str, headers: Mapping[str, str]
+    ) -> tuple[int | None, str | None]:
+        """``_send`` cut off at the timeout: urllib3's timeouts bound each socket operation,
+        so a receiver dripping a byte a second would otherwise hold the sender until its
+        Lambda is killed (and the attempt is never recorded). The abandoned thread ends with
+        its socket timeout."""
+        answer: list[tuple[int | None, str | None]] = []
+        worker = threading.Thread(
+            target=lambda: answer.append(self._send(target, address, body, headers)), daemon=True
+        )
+        worker.start()
+        worker.join(self._timeout_seconds + DEADLINE_SLACK_SECONDS)
+        return answer[0] if answer else (None, "timeout")
 
     def _checked_address(self, target: WebhookTarget) -> str:
         """The address to connect to, once every address of the host passed the check."""

@@ -14,15 +14,22 @@ from batchcalls.services.context import Context
 from batchcalls.store.stream import BatchChange, CreditsChange, RecipientChange, TableChange, WebhookChange
 
 
+class EventsHeldBack(Exception):
+    """A record not handled because an earlier one of its batch failed (order is kept)."""
+
+
 class EventPublisher:
     """The events of a stream batch's changes; batches and endpoints read once per batch."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
+        self.failed = False  # a record of this batch failed: the rest wait for the retry
         self._batches: dict[str, Batch | None] = {}
         self._endpoints: dict[str, list[Webhook]] = {}
 
     def handle(self, change: TableChange) -> list[Event]:
+        if isinstance(change, WebhookChange):
+            self._endpoints.pop(change.new.account_id, None)  # read again: one changed
         events = self.events_of(change)
         self.publish(events)
         return events
@@ -35,7 +42,6 @@ class EventPublisher:
         if isinstance(change, CreditsChange):
             return self._credits_events(change)
         if isinstance(change, WebhookChange):
-            self._endpoints.pop(change.new.account_id, None)  # read again: one changed
             event = capture.webhook_disabled(change.old, change.new)
             return [event] if event else []
         return []
@@ -79,7 +85,7 @@ class EventPublisher:
         self._batches[new.id] = new
         events = [e for e in [capture.batch_status_changed(old, new)] if e is not None]
         if capture.is_run_completion(old, new):
-            counts, cost = self.ctx.recipients.totals(new.id)
+            counts, cost = self.ctx.recipients.totals(new.id, new.run_number)
             events.append(capture.batch_completed(new, counts, cost))
         return events
 

@@ -1,13 +1,18 @@
 """One delivery attempt: sign the event, post it to the endpoint, record the attempt, and
 schedule the next one (Standard Webhooks' schedule) or give up; an endpoint that answers
-410 Gone, or has failed for days, is disabled (and says so in a ``webhook.disabled`` event).
+410 Gone, or has failed for days, is disabled (its ``webhook.disabled`` event comes from the
+table's stream).
 
-At least once: a message redelivered after a crash that followed the POST posts again with the
-same ``webhook-id``; an attempt is recorded once (``DeliveryStore.record_attempt``)."""
+At least once, and each attempt posted once where it can be: a sender claims the attempt
+(``DeliveryStore.claim``, with a lease) before it posts, so duplicate queue messages do not post
+twice; one that dies after its POST leaves the claim to run out, and the message, given again,
+posts again under the same ``webhook-id``. An attempt is recorded once
+(``DeliveryStore.record_attempt``)."""
 
 from __future__ import annotations
 
 import math
+import random
 import uuid
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -35,15 +40,20 @@ from batchcalls.services.context import Context
 from batchcalls.services.webhooks import signing_secrets
 
 SLOT_LEASE_SECONDS = 30  # longer than an attempt can take (the sender's timeout is 10 s)
-BUSY_ENDPOINT_DELAY_SECONDS = 2
+CLAIM_LEASE_SECONDS = 30  # a claim of a sender that died runs out after this
+# A message given again this long after its attempt was recorded is the queue's redelivery of
+# a sender that died before it sent the next attempt (SQS waits the 60 s visibility timeout).
+FOLLOW_UP_GRACE_SECONDS = 90
+MAX_BUSY_DELAY_SECONDS = 60
 
 
 class Sent(StrEnum):
     """What became of one queue message."""
 
     WAITING = "waiting"  # not yet due: sent on, delayed
-    ENDPOINT_GONE = "endpoint_gone"  # deleted or disabled since
-    DUPLICATE = "duplicate"  # this attempt is recorded already
+    ENDPOINT_GONE = "endpoint_gone"  # deleted since
+    ENDPOINT_DISABLED = "endpoint_disabled"  # recorded as not sent
+    DUPLICATE = "duplicate"  # this attempt is another sender's, or recorded already
     ENDPOINT_BUSY = "endpoint_busy"  # its deliveries in flight are at the limit: a little later
     DELIVERED = "delivered"
     RETRYING = "retrying"
@@ -57,29 +67,47 @@ def deliver(ctx: Context, message: DeliveryMessage) -> Sent:
         ctx.webhook_queue.send([message], delay_seconds=math.ceil(wait))
         return Sent.WAITING
     webhook = ctx.webhooks.get(message.account_id, message.webhook_id)
-    if webhook is None or webhook.status is not WebhookStatus.ENABLED:
+    if webhook is None:
         return Sent.ENDPOINT_GONE
-    found = ctx.deliveries.get(webhook.id, message.delivery_id)
-    if found is not None and len(found[0].attempts) >= message.attempt:
-        _follow_up_again(ctx, message, found[0])
+    delivery = _delivery(message, now)
+    if webhook.status is not WebhookStatus.ENABLED:
+        return _not_sent(ctx, message, delivery, "not sent: the endpoint is disabled")
+    epoch = int(now.timestamp())
+    if not ctx.deliveries.claim(delivery, message.event, message.attempt, epoch + CLAIM_LEASE_SECONDS, epoch):
+        _recover(ctx, webhook, message)
         return Sent.DUPLICATE
     slots = ctx.webhook_slots(webhook.id)
     holder = f"{message.delivery_id}|{message.attempt}|{uuid.uuid4().hex[:8]}"
-    epoch = int(now.timestamp())
-    if not slots.acquire(
-        webhook.account_id,
-        holder,
-        ctx.settings.webhook_endpoint_concurrency,
-        epoch + SLOT_LEASE_SECONDS,
-        epoch,
-    ):
-        ctx.webhook_queue.send([message], delay_seconds=BUSY_ENDPOINT_DELAY_SECONDS)
-        return Sent.ENDPOINT_BUSY
+    limit = ctx.settings.webhook_endpoint_concurrency
+    if not slots.acquire(webhook.account_id, holder, limit, epoch + SLOT_LEASE_SECONDS, epoch):
+        ctx.deliveries.release_claim(delivery, message.attempt)
+        return _wait_for_the_endpoint(ctx, message)
     try:
         result = _post(ctx, webhook, message.event, now)
     finally:
         slots.release(webhook.account_id, holder)
-    return _record(ctx, webhook, message, result)
+    return _record(ctx, webhook, message, delivery, result)
+
+
+def _delivery(message: DeliveryMessage, now: datetime) -> Delivery:
+    return Delivery(
+        id=message.delivery_id,
+        webhook_id=message.webhook_id,
+        account_id=message.account_id,
+        event_id=message.event.id,
+        event_type=message.event.type,
+        created_at=iso(now),
+        redelivery_of=message.redelivery_of,
+    )
+
+
+def _wait_for_the_endpoint(ctx: Context, message: DeliveryMessage) -> Sent:
+    """Later, backing off (2, 4, 8 … 60 s, with jitter): a slow endpoint's backlog costs
+    little while it waits, and the others' deliveries go on."""
+    delay = min(MAX_BUSY_DELAY_SECONDS, 2 ** min(message.busy_waits + 1, 6)) + random.uniform(0, 1)
+    again = message.model_copy(update={"busy_waits": message.busy_waits + 1})
+    ctx.webhook_queue.send([again], delay_seconds=math.ceil(delay))
+    return Sent.ENDPOINT_BUSY
 
 
 def _post(ctx: Context, webhook: Webhook, event: Event, now: datetime) -> PostResult:
@@ -88,7 +116,9 @@ def _post(ctx: Context, webhook: Webhook, event: Event, now: datetime) -> PostRe
     return ctx.webhook_poster.post(webhook.url, body, headers)
 
 
-def _record(ctx: Context, webhook: Webhook, message: DeliveryMessage, result: PostResult) -> Sent:
+def _record(
+    ctx: Context, webhook: Webhook, message: DeliveryMessage, delivery: Delivery, result: PostResult
+) -> Sent:
     now = ctx.clock()
     outcome = AttemptResult.FAILED if result.refused else classify(result.status_code)
     delay = None
@@ -96,14 +126,6 @@ def _record(ctx: Context, webhook: Webhook, message: DeliveryMessage, result: Po
         delay = next_delay(parse_schedule(ctx.settings.webhook_retry_schedule_seconds), message.attempt)
     status = _status(outcome, delay)
     next_at = iso(now + timedelta(seconds=delay)) if delay is not None else None
-    delivery = Delivery(
-        id=message.delivery_id,
-        webhook_id=webhook.id,
-        account_id=webhook.account_id,
-        event_id=message.event.id,
-        event_type=message.event.type,
-        created_at=iso(now),
-    )
     attempt = DeliveryAttempt(
         attempt=message.attempt,
         at=iso(now),
@@ -115,8 +137,16 @@ def _record(ctx: Context, webhook: Webhook, message: DeliveryMessage, result: Po
         return Sent.DUPLICATE
     if next_at is not None:
         _send_attempt(ctx, message, message.attempt + 1, next_at)
-    _keep_health(ctx, webhook, outcome, result)
+    _keep_health(ctx, webhook, outcome, attempt)
     return Sent(status.value)
+
+
+def _not_sent(ctx: Context, message: DeliveryMessage, delivery: Delivery, reason: str) -> Sent:
+    """A queued attempt for an endpoint disabled meanwhile ends the delivery, saying why (it
+    would otherwise wait forever as ``retrying``)."""
+    attempt = DeliveryAttempt(attempt=message.attempt, at=iso(ctx.clock()), error=reason)
+    ctx.deliveries.record_attempt(delivery, message.event, attempt, DeliveryStatus.FAILED, None)
+    return Sent.ENDPOINT_DISABLED
 
 
 def _status(outcome: AttemptResult, delay: int | None) -> DeliveryStatus:
@@ -126,40 +156,48 @@ def _status(outcome: AttemptResult, delay: int | None) -> DeliveryStatus:
 
 
 def _send_attempt(ctx: Context, message: DeliveryMessage, attempt: int, not_before: str) -> None:
-    follow_up = message.model_copy(update={"attempt": attempt, "not_before": not_before, "manual": False})
+    follow_up = message.model_copy(update={"attempt": attempt, "not_before": not_before, "busy_waits": 0})
     wait = (parse_iso(not_before) - ctx.clock()).total_seconds()
     ctx.webhook_queue.send([follow_up], delay_seconds=max(0, math.ceil(wait)))
 
 
-def _follow_up_again(ctx: Context, message: DeliveryMessage, delivery: Delivery) -> None:
-    """The message came again after its attempt was recorded (the sender died before it sent
-    the next): send the next attempt, if one is due and none was recorded since."""
+def _recover(ctx: Context, webhook: Webhook, message: DeliveryMessage) -> None:
+    """The attempt was another sender's. If that sender recorded it and then died, finish what
+    it left: the endpoint's health (a 410 disables it), and the next attempt — when the message
+    comes back well after the record and nobody has taken the next attempt (only the queue's
+    redelivery of the dead sender's message does; a duplicate soon after does not)."""
+    found = ctx.deliveries.get(webhook.id, message.delivery_id)
+    if found is None or len(found[0].attempts) != message.attempt:
+        return  # still in flight, or later attempts made
+    delivery = found[0]
+    last = delivery.attempts[-1]
+    _keep_health(ctx, webhook, classify(last.status_code), last)
+    age = (ctx.clock() - parse_iso(last.at)).total_seconds()
     if (
         delivery.status is DeliveryStatus.RETRYING
         and delivery.next_retry_at
-        and len(delivery.attempts) == message.attempt
+        and delivery.claimed_attempt == message.attempt
+        and age >= FOLLOW_UP_GRACE_SECONDS
     ):
         _send_attempt(ctx, message, message.attempt + 1, delivery.next_retry_at)
 
 
-def _keep_health(ctx: Context, webhook: Webhook, outcome: AttemptResult, result: PostResult) -> None:
+def _keep_health(ctx: Context, webhook: Webhook, outcome: AttemptResult, attempt: DeliveryAttempt) -> None:
+    """Each step is conditional, so doing it again (a recovery) changes nothing."""
     if outcome is AttemptResult.DELIVERED:
         if webhook.failing_since:
             ctx.webhooks.mark_healthy(webhook.account_id, webhook.id)
         return
     if outcome is AttemptResult.GONE:
-        _disable(ctx, webhook, "the endpoint answered 410 Gone")
+        ctx.webhooks.disable(webhook.account_id, webhook.id, "the endpoint answered 410 Gone", ctx.now_iso())
         return
     if webhook.failing_since is None:
         ctx.webhooks.mark_failing(webhook.account_id, webhook.id, ctx.now_iso())
         return
     limit = timedelta(seconds=ctx.settings.webhook_disable_after_seconds)
     if failing_too_long(webhook.failing_since, ctx.clock(), limit):
-        last = result.error or f"HTTP {result.status_code}"
-        _disable(ctx, webhook, f"every delivery failed since {webhook.failing_since} (last: {last})")
-
-
-def _disable(ctx: Context, webhook: Webhook, reason: str) -> None:
-    """Enabled → disabled, once; its ``webhook.disabled`` event comes from the table's stream
-    like every other (the change cannot commit without it)."""
-    ctx.webhooks.disable(webhook.account_id, webhook.id, reason, ctx.now_iso())
+        last = attempt.error or f"HTTP {attempt.status_code}"
+        reason = f"every delivery failed since {webhook.failing_since} (last: {last})"
+        ctx.webhooks.disable(
+            webhook.account_id, webhook.id, reason, ctx.now_iso(), failing_since=webhook.failing_since
+        )

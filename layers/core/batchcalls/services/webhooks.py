@@ -24,7 +24,7 @@ from batchcalls.models.events import (
 from batchcalls.models.results import Page
 from batchcalls.services.context import Context
 from batchcalls.services.events import delivery_id
-from batchcalls.store.webhooks import WebhookLimitReached
+from batchcalls.store.webhooks import Change, WebhookLimitReached
 
 EVENTS_LOOK_BACK = timedelta(hours=24)  # GET /account/events without ``since``
 
@@ -114,7 +114,7 @@ def update_webhook(ctx: Context, account_id: str, webhook_id: str, change: Webho
         fields["status"] = change.status.value
         if change.status is WebhookStatus.ENABLED:
             remove = ("disabled_reason", "failing_since")  # a fresh start
-    updated = ctx.webhooks.update(account_id, webhook_id, fields, remove)
+    updated = ctx.webhooks.update(account_id, webhook_id, Change(set=fields, remove=remove))
     if updated is None:
         raise NotFound(f"No webhook endpoint {webhook_id} in this account")
     return updated
@@ -136,7 +136,7 @@ def rotate_secret(ctx: Context, account_id: str, webhook_id: str) -> WebhookWith
 
 def send_test(ctx: Context, account_id: str, webhook_id: str) -> DeliveryMessage:
     """A ``webhook.test`` event to this endpoint only, now (its delivery is logged as any)."""
-    webhook = get_webhook(ctx, account_id, webhook_id)
+    webhook = _enabled(get_webhook(ctx, account_id, webhook_id))
     now = ctx.now_iso()
     event = Event(
         id=event_id(EventType.WEBHOOK_TEST, webhook.id, now, uuid.uuid4().hex),
@@ -164,23 +164,31 @@ def deliveries_page(
         ) from exc
 
 
-def redeliver(ctx: Context, account_id: str, webhook_id: str, delivery_id_: str) -> DeliveryMessage:
-    """The delivery's event once more, now, as its next attempt (not retried if it fails)."""
-    get_webhook(ctx, account_id, webhook_id)
-    found = ctx.deliveries.get(webhook_id, delivery_id_) if len(delivery_id_) <= 100 else None
+def redeliver(ctx: Context, account_id: str, webhook_id: str, delivery_of: str) -> DeliveryMessage:
+    """The delivery's event once more, now, as a delivery of its own (one attempt, not
+    retried), so it never disturbs the retries of the one it repeats."""
+    _enabled(get_webhook(ctx, account_id, webhook_id))
+    found = ctx.deliveries.get(webhook_id, delivery_of) if len(delivery_of) <= 100 else None
     if found is None:
-        raise NotFound(f"No delivery {delivery_id_[:100]} of webhook endpoint {webhook_id}")
-    delivery, event = found
+        raise NotFound(f"No delivery {delivery_of[:100]} of webhook endpoint {webhook_id}")
+    original, event = found
     message = DeliveryMessage(
-        delivery_id=delivery.id,
+        # Listed right after the one it repeats (deliveries are ordered by id).
+        delivery_id=f"{original.redelivery_of or original.id}-r{uuid.uuid4().hex[:8]}",
         webhook_id=webhook_id,
         account_id=account_id,
-        attempt=len(delivery.attempts) + 1,
         manual=True,
+        redelivery_of=original.redelivery_of or original.id,
         event=event,
     )
     ctx.webhook_queue.send([message])
     return message
+
+
+def _enabled(webhook: Webhook) -> Webhook:
+    if webhook.status is not WebhookStatus.ENABLED:
+        raise Conflict(f"Webhook endpoint {webhook.id} is disabled: enable it first (PATCH status: enabled)")
+    return webhook
 
 
 def events_page(

@@ -40,7 +40,7 @@ class EventBus:
                 )
 
     def _entry(self, event: Event) -> dict[str, Any]:
-        detail = {"id": event.id, "type": event.type.value, "timestamp": event.timestamp, **event.data}
+        detail = {**event.data, "id": event.id, "type": event.type.value, "timestamp": event.timestamp}
         return {
             "EventBusName": self._bus,
             "Source": SOURCE,

@@ -104,7 +104,10 @@ class EventLog:
             last = resp.get("LastEvaluatedKey")
             if not last or len(events) >= limit:
                 break
-            kwargs = {**kwargs, "ExclusiveStartKey": last, "Limit": limit - len(events)}
+            kwargs = {**kwargs, "ExclusiveStartKey": last}
+        if len(events) > limit:
+            events = events[:limit]
+            last = {"sk": {"S": keys.event_sk(events[-1].timestamp, events[-1].id)}}
         return Page(items=events, next_cursor=encode_cursor(last, ("sk",)) if last else None)
 
 

@@ -124,8 +124,9 @@ class RecipientStore:
                 item.get("ticket"),
             )
 
-    def totals(self, batch_id: str) -> tuple[dict[str, int], int]:
-        """Recipients per status (as ``status_counts``) and their cost so far, in micros."""
+    def totals(self, batch_id: str, run: int) -> tuple[dict[str, int], int]:
+        """Recipients per status (as ``status_counts``) and what run ``run``'s attempts cost,
+        in micros (a recipient's ``cost_micros`` adds up every run)."""
         counts = {status.value: 0 for status in RecipientStatus}
         cost = 0
         for item in query_all(
@@ -134,11 +135,15 @@ class RecipientStore:
             KeyConditionExpression="pk = :pk AND begins_with(sk, :r)",
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues=values(pk=keys.batch_pk(batch_id), r="R#"),
-            ProjectionExpression="#s, cost_micros",
+            ProjectionExpression="#s, attempt_history",
             ConsistentRead=True,
         ):
             counts[str(item["status"])] += 1
-            cost += int(item.get("cost_micros") or 0)
+            cost += sum(
+                int(entry.get("cost_micros") or 0)
+                for entry in item.get("attempt_history") or []
+                if str(entry.get("ticket", "")).startswith(f"{run}:")
+            )
         return counts, cost
 
     def status_counts(self, batch_id: str) -> dict[str, int]:

@@ -4,14 +4,19 @@ events."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from batchcalls.models.domain import Batch, Recipient
 from batchcalls.models.events import Webhook
 from batchcalls.store import keys
 from batchcalls.store.dynamo import deserialize
 from batchcalls.store.mapping import batch_from_item, recipient_from_item, webhook_from_item
+
+T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,20 @@ TableChange = BatchChange | RecipientChange | CreditsChange | WebhookChange | No
 
 
 def change_of(record: dict[str, Any]) -> TableChange:
-    """The change a stream record (Lambda's DynamoDB event record) describes, or None."""
+    """The change a stream record (Lambda's DynamoDB event record) describes, or None. An item
+    that is not what its key says (edited by hand, say) is logged and passed over: reading it
+    again would fail again, and hold back every change after it."""
+    try:
+        return _change_of(record)
+    except (ValueError, KeyError, TypeError) as exc:  # pydantic's ValidationError is a ValueError
+        keys_seen = (record.get("dynamodb") or {}).get("Keys")
+        logger.error(
+            "stream record %s of %s is not an item we know: %s", record.get("eventID"), keys_seen, exc
+        )
+        return None
+
+
+def _change_of(record: dict[str, Any]) -> TableChange:
     stream = record.get("dynamodb") or {}
     key = deserialize(stream.get("Keys") or {})
     pk, sk = str(key.get("pk", "")), str(key.get("sk", ""))
@@ -75,5 +93,5 @@ def change_of(record: dict[str, Any]) -> TableChange:
     return None
 
 
-def _or_none(build: Any, item: dict[str, Any] | None) -> Any:
+def _or_none(build: Callable[[dict[str, Any]], T], item: dict[str, Any] | None) -> T | None:
     return build(item) if item is not None else None

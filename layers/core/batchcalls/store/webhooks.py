@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +29,13 @@ from batchcalls.store.dynamo import (
 )
 from batchcalls.store.mapping import webhook_from_item
 
-_webhook = webhook_from_item
+
+@dataclass(frozen=True)
+class Change:
+    """Attributes an update sets and removes."""
+
+    set: dict[str, Any] = field(default_factory=dict)
+    remove: tuple[str, ...] = ()
 
 
 class WebhookLimitReached(Exception):
@@ -84,7 +91,7 @@ class WebhookStore:
             TableName=self._table, Key=self._key(account_id, webhook_id), ConsistentRead=True
         )
         item = resp.get("Item")
-        return _webhook(deserialize(item)) if item else None
+        return webhook_from_item(deserialize(item)) if item else None
 
     def list(self, account_id: str) -> list[Webhook]:
         items = query_all(
@@ -93,13 +100,11 @@ class WebhookStore:
             KeyConditionExpression="pk = :pk AND begins_with(sk, :w)",
             ExpressionAttributeValues=values(pk=keys.account_pk(account_id), w=keys.WEBHOOK_PREFIX),
         )
-        return sorted((_webhook(item) for item in items), key=lambda w: w.created_at)
+        return sorted((webhook_from_item(item) for item in items), key=lambda w: w.created_at)
 
-    def update(
-        self, account_id: str, webhook_id: str, fields: dict[str, Any], remove: tuple[str, ...] = ()
-    ) -> Webhook | None:
-        """Set ``fields`` (and remove ``remove``) on an endpoint that exists; None if it does not."""
-        return self._update(account_id, webhook_id, fields, remove, "attribute_exists(pk)", {})
+    def update(self, account_id: str, webhook_id: str, change: Change) -> Webhook | None:
+        """``change`` on an endpoint that exists; None if it does not."""
+        return self._update(account_id, webhook_id, change, "attribute_exists(pk)")
 
     def delete(self, account_id: str, webhook_id: str) -> bool:
         try:
@@ -149,53 +154,55 @@ class WebhookStore:
             if is_condition_failure(exc):
                 return None
             raise
-        return _webhook(deserialize(resp["Attributes"]))
+        return webhook_from_item(deserialize(resp["Attributes"]))
 
     def mark_failing(self, account_id: str, webhook_id: str, now: str) -> None:
         """Remember when the endpoint began failing (kept until a delivery succeeds)."""
         self._update(
             account_id,
             webhook_id,
-            {},
-            (),
+            Change(set={"failing_since": now}),
             "attribute_exists(pk) AND attribute_not_exists(failing_since)",
-            {"failing_since": now},
         )
 
     def mark_healthy(self, account_id: str, webhook_id: str) -> None:
-        self._update(account_id, webhook_id, {}, ("failing_since",), "attribute_exists(failing_since)", {})
-
-    def disable(self, account_id: str, webhook_id: str, reason: str, now: str) -> Webhook | None:
-        """Enabled → disabled with the reason; the endpoint when this call disabled it."""
-        return self._update(
-            account_id,
-            webhook_id,
-            {"status": WebhookStatus.DISABLED.value, "disabled_reason": reason, "updated_at": now},
-            (),
-            "#st = :enabled",
-            {},
-            extra_values={"enabled": WebhookStatus.ENABLED.value},
+        self._update(
+            account_id, webhook_id, Change(remove=("failing_since",)), "attribute_exists(failing_since)"
         )
+
+    def disable(
+        self, account_id: str, webhook_id: str, reason: str, now: str, *, failing_since: str | None = None
+    ) -> Webhook | None:
+        """Enabled → disabled with the reason; the endpoint when this call disabled it.
+        ``failing_since``: only if it is still failing since then (not re-enabled meanwhile)."""
+        condition, extra = "#st = :enabled", {"enabled": WebhookStatus.ENABLED.value}
+        if failing_since is not None:
+            condition += " AND failing_since = :since"
+            extra["since"] = failing_since
+        change = Change(
+            set={"status": WebhookStatus.DISABLED.value, "disabled_reason": reason, "updated_at": now}
+        )
+        return self._update(account_id, webhook_id, change, condition, extra, names={"#st": "status"})
 
     def _update(
         self,
         account_id: str,
         webhook_id: str,
-        fields: dict[str, Any],
-        remove: tuple[str, ...],
+        change: Change,
         condition: str,
-        set_if_absent: dict[str, Any],
-        extra_values: dict[str, Any] | None = None,
+        condition_values: dict[str, Any] | None = None,
+        names: dict[str, str] | None = None,
     ) -> Webhook | None:
-        names = {"#st": "status"} if "#st" in condition else {}
-        vals = dict(extra_values or {})
+        """``change`` while ``condition`` holds; the endpoint after it, or None."""
+        attribute_names = dict(names or {})
+        vals = dict(condition_values or {})
         sets = []
-        for n, (name, value) in enumerate({**fields, **set_if_absent}.items()):
-            names[f"#f{n}"] = name
+        for n, (name, value) in enumerate(change.set.items()):
+            attribute_names[f"#f{n}"] = name
             vals[f"f{n}"] = value
             sets.append(f"#f{n} = :f{n}")
         expression = ("SET " + ", ".join(sets) if sets else "") + (
-            " REMOVE " + ", ".join(remove) if remove else ""
+            " REMOVE " + ", ".join(change.remove) if change.remove else ""
         )
         kwargs: dict[str, Any] = {
             "TableName": self._table,
@@ -204,8 +211,8 @@ class WebhookStore:
             "ConditionExpression": condition,
             "ReturnValues": "ALL_NEW",
         }
-        if names:
-            kwargs["ExpressionAttributeNames"] = names
+        if attribute_names:
+            kwargs["ExpressionAttributeNames"] = attribute_names
         if vals:
             kwargs["ExpressionAttributeValues"] = values(**vals)
         try:
@@ -214,7 +221,7 @@ class WebhookStore:
             if is_condition_failure(exc):
                 return None
             raise
-        return _webhook(deserialize(resp["Attributes"]))
+        return webhook_from_item(deserialize(resp["Attributes"]))
 
 
 class DeliveryStore:
@@ -239,6 +246,29 @@ class DeliveryStore:
         data = deserialize(item)
         return _delivery(data), Event.model_validate_json(data["event"])
 
+    def claim(self, delivery: Delivery, event: Event, attempt: int, until: int, now: int) -> bool:
+        """Attempt ``attempt`` is this sender's to post until ``until`` (epoch seconds): only
+        while it is the next one to record and no other sender holds it (or its hold ran
+        out: that sender died). Makes the delivery's row on the first attempt."""
+        sets, vals = self._base(delivery, event)
+        sets += ", claimed_attempt = :n, claimed_until = :until, #st = if_not_exists(#st, :pending)"
+        vals.update(n=attempt, until=until, now=now, pending=DeliveryStatus.PENDING.value)
+        condition, extra = _next_attempt_condition(attempt)
+        vals.update(extra)
+        held = "(attribute_not_exists(claimed_attempt) OR claimed_attempt < :n OR claimed_until < :now)"
+        return self._update(delivery, "SET " + sets, f"({condition}) AND {held}", vals)
+
+    def release_claim(self, delivery: Delivery, attempt: int) -> None:
+        """Give attempt ``attempt`` back unposted (its endpoint was busy): the message takes
+        it again when it comes back."""
+        self._update(
+            delivery,
+            "SET claimed_until = :zero",
+            "claimed_attempt = :n",
+            {"zero": 0, "n": attempt},
+            names=False,
+        )
+
     def record_attempt(
         self,
         delivery: Delivery,
@@ -249,14 +279,21 @@ class DeliveryStore:
     ) -> bool:
         """Attempt ``attempt.attempt`` with the delivery's new status; False when that attempt
         is recorded already (or a later one is)."""
-        vals: dict[str, Any] = {"a": [attempt.model_dump(mode="json", exclude_none=True)], "st": status.value}
-        sets = "attempts = list_append(if_not_exists(attempts, :none), :a), #st = :st"
-        if attempt.attempt == 1:
-            condition = "attribute_not_exists(attempts)"
+        sets, vals = self._base(delivery, event)
+        sets += ", attempts = list_append(if_not_exists(attempts, :none), :a), #st = :st"
+        vals.update(a=[attempt.model_dump(mode="json", exclude_none=True)], st=status.value, none=[])
+        condition, extra = _next_attempt_condition(attempt.attempt)
+        vals.update(extra)
+        remove = ""
+        if next_retry_at:
+            sets += ", next_retry_at = :next"
+            vals["next"] = next_retry_at
         else:
-            condition = "size(attempts) = :before"
-            vals["before"] = attempt.attempt - 1
-        vals["none"] = []
+            remove = " REMOVE next_retry_at"
+        return self._update(delivery, "SET " + sets + remove, condition, vals)
+
+    def _base(self, delivery: Delivery, event: Event) -> tuple[str, dict[str, Any]]:
+        """What every write of a delivery's row sets where it is not yet set."""
         fields = {
             "webhook_id": delivery.webhook_id,
             "account_id": delivery.account_id,
@@ -267,23 +304,23 @@ class DeliveryStore:
             "expires_at": int(datetime.fromisoformat(delivery.created_at).timestamp())
             + self._retention_seconds,
         }
-        for name, value in fields.items():
-            sets += f", {name} = if_not_exists({name}, :{name})"
-            vals[name] = value
-        remove = ""
-        if next_retry_at:
-            sets += ", next_retry_at = :next"
-            vals["next"] = next_retry_at
-        else:
-            remove = " REMOVE next_retry_at"
+        if delivery.redelivery_of:
+            fields["redelivery_of"] = delivery.redelivery_of
+        sets = ", ".join(f"{name} = if_not_exists({name}, :{name})" for name in fields)
+        return sets, dict(fields)
+
+    def _update(
+        self, delivery: Delivery, expression: str, condition: str, vals: dict[str, Any], *, names: bool = True
+    ) -> bool:
+        kwargs: dict[str, Any] = {"ExpressionAttributeNames": {"#st": "status"}} if names else {}
         try:
             self._db.update_item(
                 TableName=self._table,
                 Key=self._key(delivery.webhook_id, delivery.id),
-                UpdateExpression="SET " + sets + remove,
+                UpdateExpression=expression,
                 ConditionExpression=condition,
-                ExpressionAttributeNames={"#st": "status"},
                 ExpressionAttributeValues=values(**vals),
+                **kwargs,
             )
         except Exception as exc:
             if is_condition_failure(exc):
@@ -310,6 +347,13 @@ class DeliveryStore:
         return Page(items=deliveries, next_cursor=encode_cursor(last, ("sk",)) if last else None)
 
 
+def _next_attempt_condition(attempt: int) -> tuple[str, dict[str, Any]]:
+    """Attempt ``attempt`` is the next to record: none recorded yet, or ``attempt − 1``."""
+    if attempt == 1:
+        return "attribute_not_exists(attempts)", {}
+    return "size(attempts) = :before", {"before": attempt - 1}
+
+
 def _delivery(item: dict[str, Any]) -> Delivery:
     return Delivery(
         id=str(item["sk"]).removeprefix(keys.DELIVERY_PREFIX),
@@ -321,4 +365,6 @@ def _delivery(item: dict[str, Any]) -> Delivery:
         status=item.get("status", DeliveryStatus.PENDING.value),
         attempts=[DeliveryAttempt.model_validate(a) for a in item.get("attempts", [])],
         next_retry_at=item.get("next_retry_at"),
+        claimed_attempt=int(item.get("claimed_attempt") or 0),
+        redelivery_of=item.get("redelivery_of"),
     )

@@ -52,6 +52,8 @@ def main() -> None:
         f"  events:             bus {stack.template.refs.get('EventBus', '')}, GET {stack.api.url}/account/events"
     )
     print("  webhooks:           http://127.0.0.1 endpoints allowed here (deployed: public https only)")
+    if options.log_dir:
+        print(f"  function logs:      {options.log_dir}/<Function>.jsonl (JSON lines and EMF metrics)")
     print("\nTry it:\n")
     print(CURL.format(url=stack.api.url, key=options.api_key))
     print('\nthen poll with {"action": "get", "batch_id": "<id>"}.')

@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
+from local.logs import CURRENT_FUNCTION
 from local.template import ACCOUNT, REGION, Template
 
 logger = logging.getLogger("local.lambda")
@@ -62,9 +63,11 @@ class LambdaRuntime:
             self.invocations[logical] += 1
         context = LambdaContext(function_name=logical, aws_request_id=str(uuid.uuid4()))
         started = time.perf_counter()
+        running = CURRENT_FUNCTION.set(logical)
         try:
             return self._handlers[logical](event, context)
         finally:
+            CURRENT_FUNCTION.reset(running)
             with self._lock:
                 self.busy_seconds[logical] += time.perf_counter() - started
 

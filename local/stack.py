@@ -18,6 +18,7 @@ from typing import Any
 from local import moto_tuning
 from local.api_gateway import ApiGateway
 from local.lambdas import LambdaEndpoint, LambdaRuntime
+from local.logs import FunctionLogs
 from local.pollers import SqsPoller, Ticker
 from local.seed import DemoAccount, seed_demo
 from local.simulator import TelephonySimulator
@@ -48,6 +49,8 @@ class StackOptions:
     # moto's in-memory AWS served over HTTP too (same backends as the in-process mock), for
     # batchcalls-admin and the AWS CLI: a port, 0 = any free one, None = off.
     aws_port: int | None = 0
+    # Each function's JSON log lines and EMF metrics in <dir>/<Function>.jsonl; None: off.
+    log_dir: Path | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> StackOptions:
@@ -59,7 +62,15 @@ class StackOptions:
             sim_env={k: v for k, v in environ.items() if k.startswith("LOCAL_SIM_")},
             demo_calls_per_second=float(environ.get("LOCAL_DEMO_CALLS_PER_SECOND") or 1.0),
             aws_port=_aws_port(environ.get("LOCAL_AWS_PORT")),
+            log_dir=_log_dir(environ.get("LOCAL_LOG_DIR")),
         )
+
+
+def _log_dir(raw: str | None) -> Path | None:
+    """LOCAL_LOG_DIR: unset → .local/logs of the project, "off" → none."""
+    if raw is None or raw.strip() == "":
+        return ROOT / ".local" / "logs"
+    return None if raw.strip().lower() == "off" else Path(raw)
 
 
 def _aws_port(raw: str | None) -> int | None:
@@ -86,6 +97,8 @@ class OfflineStack:
         self.demo: DemoAccount | None = None
         self.aws_endpoint: str | None = None  # moto over HTTP (StackOptions.aws_port)
         self._aws_server: Any = None
+        self.function_logs: FunctionLogs | None = None
+        self._terminal_handlers: list[logging.Handler] = []
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -151,6 +164,7 @@ class OfflineStack:
         )
         self._set_env(env)
         self._reset_clients()
+        self._route_logs()
         # Before the demo is seeded: on AWS the mapping exists before anything is written.
         self._start_stream_pollers()
         self.demo = seed_demo(self.options.api_key, self.options.demo_calls_per_second)
@@ -181,7 +195,22 @@ class OfflineStack:
             if poller.function == function:
                 poller.stop()
 
+    def _unroute_logs(self) -> None:
+        from batchcalls import observability
+
+        files = self.function_logs
+        if files is None:
+            return
+        package_logger = logging.getLogger(observability.SERVICE)
+        package_logger.removeHandler(files)
+        for handler in self._terminal_handlers:
+            package_logger.addHandler(handler)
+        observability.set_metric_sink(None)
+        files.close()
+        self.function_logs = None
+
     def stop(self) -> None:
+        self._unroute_logs()
         if OfflineStack._running is self:
             OfflineStack._running = None
         moto_tuning.set_stream_sink(None)
@@ -296,6 +325,24 @@ class OfflineStack:
         host, bound = server.get_host_and_port()
         self._aws_server = server
         self.aws_endpoint = f"http://{host}:{bound}"
+
+    def _route_logs(self) -> None:
+        """The functions' lines (and EMF blobs) to their files instead of this terminal. The
+        Powertools logger is made once per process; its handlers come back at ``stop``."""
+        from batchcalls import observability
+
+        if self.options.log_dir is None:
+            return
+        observability.logger()
+        package_logger = logging.getLogger(observability.SERVICE)
+        files = FunctionLogs(self.options.log_dir)
+        self._terminal_handlers = list(package_logger.handlers)
+        for handler in self._terminal_handlers:
+            files.setFormatter(handler.formatter)
+            package_logger.removeHandler(handler)
+        package_logger.addHandler(files)
+        observability.set_metric_sink(files.write_line)
+        self.function_logs = files
 
     def _set_env(self, values: Mapping[str, str | None]) -> None:
         for key, value in values.items():

@@ -3,7 +3,9 @@
 from typing import Any
 
 from batchcalls.api.routes import handle
+from batchcalls.observability import instrumented
 
 
+@instrumented
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return handle(event, context)

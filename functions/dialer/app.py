@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from batchcalls.models.messages import DialMessage
+from batchcalls.observability import instrumented
 from batchcalls.services.context import get_context
 from batchcalls.services.dial import dial_record
 
@@ -21,6 +22,7 @@ def record_handler(record: SQSRecord) -> str:
     return dial_record(get_context(), DialMessage.model_validate_json(record.body))
 
 
+@instrumented
 def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context

@@ -8,6 +8,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
+from batchcalls.observability import instrumented
 from batchcalls.services.context import get_context
 from batchcalls.services.events import EventPublisher, EventsHeldBack
 from batchcalls.store.stream import change_of
@@ -15,6 +16,7 @@ from batchcalls.store.stream import change_of
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
+@instrumented
 def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     # One publisher per batch of records: batches and endpoints are read once per batch.
     publisher = EventPublisher(get_context())

@@ -12,6 +12,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from batchcalls.observability import instrumented
 from batchcalls.services.context import get_context
 from batchcalls.services.uploads import handle_s3_event
 
@@ -33,6 +34,7 @@ def record_handler(record: SQSRecord) -> list[str]:
     return handle_s3_event(get_context(), json.loads(record.body), time_left, last_attempt=last)
 
 
+@instrumented
 def lambda_handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     global _invocation
     _invocation = context

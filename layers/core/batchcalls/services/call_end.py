@@ -4,6 +4,7 @@ arrives after the lost-call path ended the attempt without it, whose minutes are
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from batchcalls.domain import retry
@@ -12,7 +13,10 @@ from batchcalls.domain.clock import iso
 from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.domain.recipient_status import RecipientStatus
 from batchcalls.models.domain import LedgerEntry, Recipient
+from batchcalls.observability import metric
 from batchcalls.services.context import Context
+
+logger = logging.getLogger(__name__)
 
 
 def end_attempt(
@@ -59,7 +63,7 @@ def end_attempt(
         and _batch_goes_on(ctx, recipient.batch_id)
     ):
         redial = retry.next_attempt_at(policy, ctx.clock())
-        return ctx.recipients.retry_later(
+        ended = ctx.recipients.retry_later(
             recipient.batch_id,
             recipient.sk,
             ticket,
@@ -68,15 +72,38 @@ def end_attempt(
             now_iso,
             charge=charge,
         )
-    return ctx.recipients.finish(
-        recipient.batch_id,
-        recipient.sk,
-        ticket,
-        status,
-        fields,
-        now_iso,
-        charge=charge,
-        attempt=attempt,
+    else:
+        ended = ctx.recipients.finish(
+            recipient.batch_id,
+            recipient.sk,
+            ticket,
+            status,
+            fields,
+            now_iso,
+            charge=charge,
+            attempt=attempt,
+        )
+    if ended:
+        _measure_end(status, attempt, amount)
+    return ended
+
+
+def _measure_end(status: RecipientStatus, attempt: dict[str, Any], minutes_micros: int) -> None:
+    """Once per attempt (only the transition that ended it gets here)."""
+    metric("CallsEnded", outcome=status.value)
+    answered_by = str(attempt.get("answered_by") or "")
+    if attempt.get("answered_at"):
+        metric("CallsAnswered", answered_by="machine" if answered_by.startswith("machine") else "human")
+    if minutes_micros:
+        metric("CreditsCharged", minutes_micros / 1_000_000, kind="call_minutes")
+    logger.info(
+        "call ended: %s",
+        status.value,
+        extra={
+            "outcome": status.value,
+            "duration_seconds": attempt.get("duration_seconds"),
+            "call_sid": attempt.get("call_id"),
+        },
     )
 
 

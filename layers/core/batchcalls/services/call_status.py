@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from batchcalls.domain.errors import Forbidden, InvalidRequest
 from batchcalls.domain.recipient_status import IN_CALL, RecipientStatus, from_provider_status, is_terminal
 from batchcalls.models.messages import DialOutcome
+from batchcalls.observability import log_keys
 from batchcalls.services.call_end import end_attempt, record_late_final_status
 from batchcalls.services.callbacks import status_callback_url
 from batchcalls.services.context import Context
@@ -37,6 +38,7 @@ def apply_call_status(
         batch_id, recipient_key, ticket = query["batch_id"], query["rk"], query["ticket"]
     except KeyError as exc:
         raise InvalidRequest("Status callback is missing batch_id, rk or ticket") from exc
+    log_keys(batch_id=batch_id, recipient=recipient_key, ticket=ticket, call_sid=form.get("CallSid"))
     url = status_callback_url(base_url, batch_id, recipient_key, ticket)
     if not signature or not ctx.provider.validate_signature(url, dict(form), signature):
         raise Forbidden("Invalid signature")

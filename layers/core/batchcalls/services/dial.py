@@ -22,10 +22,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from batchcalls.domain.clock import iso
+from aws_lambda_powertools.metrics import MetricUnit
+
+from batchcalls.domain.clock import iso, parse_iso
 from batchcalls.domain.recipient_status import RecipientStatus
 from batchcalls.models.domain import Batch, ClaimOutcome, DialClaim, LedgerEntry
 from batchcalls.models.messages import DialMessage
+from batchcalls.observability import log_keys, metric
 from batchcalls.services.callbacks import agent_twiml_url, status_callback_url
 from batchcalls.services.context import Context
 from batchcalls.services.dial_gate import AGAIN, DUPLICATE, Candidate, Decision, Delivery, Done, pass_gate
@@ -73,13 +76,23 @@ def dial_record(ctx: Context, message: DialMessage) -> str:
     message is sent again with a delay (backing off to 10 s) and this delivery succeeds — its
     Map child keeps waiting on the same task token, and the wait never uses up the queue's
     redrive count."""
+    log_keys(
+        batch_id=message.batch_id,
+        run=message.run,
+        pass_number=message.pass_number,
+        recipient=message.recipient_key,
+    )
     try:
-        return dial(ctx, message)
-    except DialLater:
+        outcome = dial(ctx, message)
+    except DialLater as wait:
+        metric("DialDeferred", reason="slots" if isinstance(wait, NoSlotAvailable) else "pacing")
+        logger.info("dial waits: %s", wait, extra={"slot_waits": message.slot_waits})
         again = message.model_copy(update={"slot_waits": message.slot_waits + 1})
         delay = min(NO_SLOT_RETRY_SECONDS + message.slot_waits, 10)
         ctx.dial_queue.send_later(again.model_dump_json(by_alias=True), delay)
         return "waiting_for_slot"
+    logger.info("dial message handled: %s", outcome, extra={"outcome": outcome})
+    return outcome
 
 
 def slot_holder(batch_id: str, recipient_key: str, ticket: str) -> str:
@@ -189,9 +202,20 @@ def _claim(delivery: Delivery, cleared: Candidate, start: Start) -> Claimed | De
     )
     outcome = ctx.recipients.claim(claim, fee=fee)
     if outcome is ClaimOutcome.CLAIMED:
+        log_keys(account_id=batch.account_id, phone_number=cleared.to)
+        if fee is not None:
+            metric("CreditsCharged", -fee.amount_micros / 1_000_000, MetricUnit.Count, kind="dial_fee")
+        _measure_start(batch, start.attempted_at)
         return Claimed(batch, cleared.to, start.holder, fee)
     ctx.slots.release(batch.account_id, start.holder)
     return _not_claimed(delivery, outcome)
+
+
+def _measure_start(batch: Batch, attempted_at: str) -> None:
+    """Seconds from the run's start to this dial (the first dial of a run: create → first dial)."""
+    if batch.started_at:
+        waited = (parse_iso(attempted_at) - parse_iso(batch.started_at)).total_seconds()
+        metric("StartToDialSeconds", max(0.0, waited), MetricUnit.Seconds)
 
 
 def _dial_fee(delivery: Delivery, batch: Batch, at: str) -> LedgerEntry | None:
@@ -211,6 +235,7 @@ def _dial_fee(delivery: Delivery, batch: Batch, at: str) -> LedgerEntry | None:
 
 
 def _not_claimed(delivery: Delivery, outcome: ClaimOutcome) -> Decision:
+    metric("DialGateStopped", reason=outcome.value)
     if outcome is ClaimOutcome.NOT_PENDING:
         return DUPLICATE
     if outcome is ClaimOutcome.SUPPRESSED:
@@ -325,4 +350,7 @@ def _record(delivery: Delivery, placed: PlacedCall) -> Done:
     ctx.recipients.put_call_pointer(
         placed.call_id, message.batch_id, message.recipient_key, message.ticket, delivery.now_iso
     )
+    log_keys(call_sid=placed.call_id)
+    metric("CallsPlaced")
+    logger.info("call placed")
     return Done("dialed")

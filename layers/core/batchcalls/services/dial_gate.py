@@ -20,6 +20,7 @@ from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.domain.recipient_window import is_open_everywhere, next_open_everywhere, recipient_zones
 from batchcalls.models.domain import Batch
 from batchcalls.models.messages import DialMessage, DialOutcome
+from batchcalls.observability import metric
 from batchcalls.services.context import Context
 from batchcalls.services.runs import RECIPIENT_WINDOWS
 from batchcalls.services.tokens import answer_task
@@ -113,6 +114,7 @@ def pass_gate(delivery: Delivery) -> Candidate | Decision:
     for check in GATE:
         verdict = check(delivery, candidate)
         if not isinstance(verdict, Candidate):
+            metric("DialGateStopped", reason=GATE_REASONS[check])
             return verdict
         candidate = verdict
     return candidate
@@ -189,3 +191,11 @@ GATE: tuple[GateCheck, ...] = (
     window_open,
     number_known,
 )
+# The metric dimension of a dial each check stopped (docs/operations.md).
+GATE_REASONS: dict[GateCheck, str] = {
+    batch_not_cancelled: "cancelled",
+    caller_id_active: "caller_id",
+    batch_running: "not_running",
+    window_open: "window",
+    number_known: "stale",
+}

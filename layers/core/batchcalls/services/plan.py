@@ -7,12 +7,14 @@ from collections.abc import Iterator
 from batchcalls.domain.concurrency import batch_slots
 from batchcalls.domain.lifecycle import BatchStatus
 from batchcalls.models.messages import PlanResult, RunPass
+from batchcalls.observability import log_keys
 from batchcalls.services.context import Context
 from batchcalls.store.files import manifest_key
 
 
 def plan_pass(ctx: Context, run_pass: RunPass) -> PlanResult:
     settings = ctx.settings
+    log_keys(batch_id=run_pass.batch_id, run=run_pass.run, pass_number=run_pass.pass_number)
     key = manifest_key(run_pass.batch_id, run_pass.run, run_pass.pass_number)
     empty = PlanResult(
         bucket=ctx.manifests.bucket,

@@ -15,6 +15,7 @@ from batchcalls.domain.lifecycle import BatchStatus, PausedReason
 from batchcalls.domain.recipient_status import FAILED_OUTCOMES, IN_CALL, RecipientStatus
 from batchcalls.models.messages import RunPass
 from batchcalls.models.results import SettleResult
+from batchcalls.observability import log_keys
 from batchcalls.services import series
 from batchcalls.services.bulk import skip_pending_or_hand_over
 from batchcalls.services.context import Context
@@ -24,6 +25,7 @@ SETTLE_SKIP_BUDGET_SECONDS = 20  # of the settle Lambda's 300 s; the scheduler d
 
 
 def settle_pass(ctx: Context, run_pass: RunPass) -> SettleResult:
+    log_keys(batch_id=run_pass.batch_id, run=run_pass.run, pass_number=run_pass.pass_number)
     batch = ctx.batches.get(run_pass.batch_id)
     if batch is None or batch.run_number != run_pass.run:
         return SettleResult(status="stale")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 
 from batchcalls.domain.recipient_status import RecipientStatus, is_terminal
+from batchcalls.observability import metric
 from batchcalls.services.context import Context
 from batchcalls.services.lost_call import reconcile_attempt
 
@@ -34,6 +35,8 @@ def sweep(ctx: Context) -> dict[str, int]:
         try:
             if reconcile_attempt(ctx, recipient, STUCK_CALL) != "nothing_to_do":
                 reconciled += 1
+                metric("StuckCallsSwept")
+                logger.warning("stuck call reconciled", extra={"batch_id": ref.batch_id, "recipient": ref.sk})
         except Exception:
             logger.exception("sweep could not reconcile %s %s", ref.batch_id, ref.sk)
         if recipient.account_id:

@@ -11,11 +11,14 @@ posts again under the same ``webhook-id``. An attempt is recorded once
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import uuid
 from datetime import datetime, timedelta
 from enum import StrEnum
+
+from aws_lambda_powertools.metrics import MetricUnit
 
 from batchcalls.domain.clock import iso, parse_iso
 from batchcalls.domain.webhook_retry import (
@@ -35,9 +38,12 @@ from batchcalls.models.events import (
     Webhook,
     WebhookStatus,
 )
+from batchcalls.observability import log_keys, metric
 from batchcalls.outbound.webhook_http import PostResult
 from batchcalls.services.context import Context
 from batchcalls.services.webhooks import signing_secrets
+
+logger = logging.getLogger(__name__)
 
 SLOT_LEASE_SECONDS = 30  # longer than an attempt can take (the sender's timeout is 10 s)
 CLAIM_LEASE_SECONDS = 30  # a claim of a sender that died runs out after this
@@ -61,6 +67,13 @@ class Sent(StrEnum):
 
 
 def deliver(ctx: Context, message: DeliveryMessage) -> Sent:
+    log_keys(
+        account_id=message.account_id,
+        webhook_id=message.webhook_id,
+        delivery_id=message.delivery_id,
+        event_id=message.event.id,
+        batch_id=message.event.data.get("batch_id"),
+    )
     now = ctx.clock()
     if message.not_before and parse_iso(message.not_before) > now:
         wait = (parse_iso(message.not_before) - now).total_seconds()
@@ -135,6 +148,14 @@ def _record(
     )
     if not ctx.deliveries.record_attempt(delivery, message.event, attempt, status, next_at):
         return Sent.DUPLICATE
+    metric("WebhookAttempts", result=status.value)
+    metric("WebhookLatency", result.latency_ms, MetricUnit.Milliseconds)
+    logger.info(
+        "webhook attempt %s: %s",
+        message.attempt,
+        status.value,
+        extra={"status_code": result.status_code, "error": result.error, "latency_ms": result.latency_ms},
+    )
     if next_at is not None:
         _send_attempt(ctx, message, message.attempt + 1, next_at)
     _keep_health(ctx, webhook, outcome, attempt)

@@ -1,4 +1,5 @@
-"""Logs and metrics every function shares: Powertools' JSON Logger and EMF metrics.
+"""Logs, metrics and traces every function shares: Powertools' JSON Logger, EMF metrics and
+its X-Ray Tracer.
 
 The package's modules log through stdlib loggers (``logging.getLogger(__name__)``): they are
 children of the ``batchcalls`` logger Powertools configures, so every line is JSON with the
@@ -16,7 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 SERVICE = "batchcalls"
@@ -33,6 +34,18 @@ _sink: list[MetricSink] = [print]  # EMF: a JSON line on stdout, which CloudWatc
 def logger() -> Logger:
     """Made on first use (it reads POWERTOOLS_LOG_LEVEL and POWERTOOLS_SERVICE_NAME)."""
     return Logger(service=SERVICE, utc=True)
+
+
+@functools.lru_cache(maxsize=1)
+def tracer() -> Tracer:
+    """X-Ray (the template sets ``Tracing: Active``); off outside Lambda, so offline and in
+    tests every subsegment is a no-op."""
+    return Tracer(service=SERVICE)
+
+
+def subsegment(name: str) -> Any:
+    """A context manager timing one outbound call as its own X-Ray subsegment."""
+    return tracer().provider.in_subsegment(name)
 
 
 def mask_phone(number: str | None) -> str | None:
@@ -102,7 +115,8 @@ def instrumented(handler: F) -> F:
         )
         cold[0] = False
         try:
-            return handler(event, context)
+            with subsegment("## handler"):
+                return handler(event, context)
         finally:
             flush_metrics()
             log.thread_safe_clear_keys()

@@ -28,7 +28,7 @@ from batchcalls.domain.clock import iso, parse_iso
 from batchcalls.domain.recipient_status import RecipientStatus
 from batchcalls.models.domain import Batch, ClaimOutcome, DialClaim, LedgerEntry
 from batchcalls.models.messages import DialMessage
-from batchcalls.observability import log_keys, metric
+from batchcalls.observability import log_keys, metric, subsegment
 from batchcalls.services.callbacks import agent_twiml_url, status_callback_url
 from batchcalls.services.context import Context
 from batchcalls.services.dial_gate import AGAIN, DUPLICATE, Candidate, Decision, Delivery, Done, pass_gate
@@ -267,7 +267,8 @@ def _place(delivery: Delivery, claimed: Claimed, twiml_url: str) -> PlacedCall |
         time_limit_seconds=ctx.settings.max_call_seconds,
     )
     try:
-        return ctx.provider.place_call(request)
+        with subsegment("provider.place_call"):
+            return ctx.provider.place_call(request)
     except CallerIdRejected as exc:
         return _batch_cannot_dial(delivery, claimed, f"The caller ID {batch.caller_id} was refused: {exc}")
     except CallRejected as exc:

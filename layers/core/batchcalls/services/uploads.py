@@ -29,6 +29,7 @@ from batchcalls.domain.phone import region_code
 from batchcalls.models.api import UploadBatchRequest
 from batchcalls.models.domain import Batch, Recipient
 from batchcalls.models.results import ImportCheckpoint, ImportSummary, NewUpload
+from batchcalls.observability import metric
 from batchcalls.services.batches import checked_account_and_caller, new_batch
 from batchcalls.services.context import Context
 from batchcalls.services.lifecycle import start_draft
@@ -382,8 +383,10 @@ def _finish(ctx: Context, batch: Batch, report: ImportReport) -> str:
     if done is None:
         return "abandoned"
     if report.error:
+        metric("ImportsFailed")
         logger.info("import of batch %s failed: %s", batch.id, report.error)
         return ImportStatus.FAILED.value
+    metric("ImportRows", report.total_rows)
     if done.start_after_import:
         start_draft(ctx, done)
     return ImportStatus.COMPLETED.value

@@ -38,7 +38,7 @@ from batchcalls.models.events import (
     Webhook,
     WebhookStatus,
 )
-from batchcalls.observability import log_keys, metric
+from batchcalls.observability import log_keys, metric, subsegment
 from batchcalls.outbound.webhook_http import PostResult
 from batchcalls.services.context import Context
 from batchcalls.services.webhooks import signing_secrets
@@ -126,7 +126,8 @@ def _wait_for_the_endpoint(ctx: Context, message: DeliveryMessage) -> Sent:
 def _post(ctx: Context, webhook: Webhook, event: Event, now: datetime) -> PostResult:
     body = event.body_json()
     headers = signed_headers(signing_secrets(ctx, webhook), event.id, int(now.timestamp()), body)
-    return ctx.webhook_poster.post(webhook.url, body, headers)
+    with subsegment("webhook.post"):
+        return ctx.webhook_poster.post(webhook.url, body, headers)
 
 
 def _record(
@@ -210,7 +211,7 @@ def _keep_health(ctx: Context, webhook: Webhook, outcome: AttemptResult, attempt
             ctx.webhooks.mark_healthy(webhook.account_id, webhook.id)
         return
     if outcome is AttemptResult.GONE:
-        ctx.webhooks.disable(webhook.account_id, webhook.id, "the endpoint answered 410 Gone", ctx.now_iso())
+        _disable(ctx, webhook, "the endpoint answered 410 Gone", None)
         return
     if webhook.failing_since is None:
         ctx.webhooks.mark_failing(webhook.account_id, webhook.id, ctx.now_iso())
@@ -219,6 +220,13 @@ def _keep_health(ctx: Context, webhook: Webhook, outcome: AttemptResult, attempt
     if failing_too_long(webhook.failing_since, ctx.clock(), limit):
         last = attempt.error or f"HTTP {attempt.status_code}"
         reason = f"every delivery failed since {webhook.failing_since} (last: {last})"
-        ctx.webhooks.disable(
-            webhook.account_id, webhook.id, reason, ctx.now_iso(), failing_since=webhook.failing_since
-        )
+        _disable(ctx, webhook, reason, webhook.failing_since)
+
+
+def _disable(ctx: Context, webhook: Webhook, reason: str, failing_since: str | None) -> None:
+    """Once (conditional); its ``webhook.disabled`` event comes from the table's stream."""
+    if ctx.webhooks.disable(
+        webhook.account_id, webhook.id, reason, ctx.now_iso(), failing_since=failing_since
+    ):
+        metric("WebhookEndpointsDisabled")
+        logger.warning("webhook endpoint disabled: %s", reason)

@@ -37,3 +37,12 @@ def test_a_dead_holders_lease_is_swept_and_its_slot_reused(store: SlotStore) -> 
     assert not store.acquire("dead", "next", 1, 5_000, 1_400)  # lease still running
     assert store.acquire("dead", "next", 1, 5_000, 1_600)  # lease over: swept, slot reused
     assert store.holders("dead") == {"next": 5_000}
+
+
+def test_a_slot_taken_counts_the_calls_in_progress_with_it(ctx: Context) -> None:
+    store = ctx.slots
+    assert store.acquire_counted("counted", "a", 3, 2_000_000_000, 1_000) == 1
+    assert store.acquire_counted("counted", "b", 3, 2_000_000_000, 1_000) == 2
+    assert store.acquire_counted("counted", "b", 3, 2_000_000_000, 1_000) == 2  # the same holder again
+    assert store.acquire_counted("counted", "c", 3, 2_000_000_000, 1_000) == 3
+    assert store.acquire_counted("counted", "d", 3, 2_000_000_000, 1_000) == 0

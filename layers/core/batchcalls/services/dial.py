@@ -146,8 +146,12 @@ def _take_slot_and_start(delivery: Delivery, batch: Batch) -> Start:
     limit = max(1, account.max_concurrency - batch.reserved_concurrency)
     epoch = int(delivery.now.timestamp())
     lease_until = epoch + ctx.settings.dial_task_timeout_seconds
-    if not ctx.slots.acquire(batch.account_id, holder, limit, lease_until, epoch):
+    in_use = ctx.slots.acquire_counted(batch.account_id, holder, limit, lease_until, epoch)
+    if not in_use:
         raise NoSlotAvailable(f"all {limit} slots of account {batch.account_id} are busy")
+    # Calls in progress against the limit (read as Maximum): how full the account runs.
+    metric("SlotsInUse", in_use)
+    metric("SlotLimit", limit)
     now_ms = int(ctx.clock().timestamp() * 1000)
     wait_ms = ctx.pacing.reserve(batch.account_id, account.calls_per_second, now_ms, PACING_MAX_WAIT_MS)
     if wait_ms is None:

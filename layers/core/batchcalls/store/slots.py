@@ -31,9 +31,14 @@ class SlotStore:
         return serialize({"pk": keys.account_pk(account_id), "sk": self._sk})
 
     def acquire(self, account_id: str, holder: str, limit: int, lease_until: int, now: int) -> bool:
+        return self.acquire_counted(account_id, holder, limit, lease_until, now) > 0
+
+    def acquire_counted(self, account_id: str, holder: str, limit: int, lease_until: int, now: int) -> int:
+        """As ``acquire``; the holders in the semaphore once ours is in (0: no slot). The write
+        answers the item it wrote, so the count costs no read."""
         for _ in range(5):
             try:
-                self._db.update_item(
+                resp = self._db.update_item(
                     TableName=self._table,
                     Key=self._key(account_id),
                     UpdateExpression="SET holders.#h = :lease",
@@ -42,8 +47,9 @@ class SlotStore:
                     ),
                     ExpressionAttributeNames={"#h": holder},
                     ExpressionAttributeValues=values(lease=lease_until, limit=limit),
+                    ReturnValues="ALL_NEW",
                 )
-                return True
+                return len(resp.get("Attributes", {}).get("holders", {}).get("M", {})) or 1
             except Exception as exc:
                 if not is_condition_failure(exc):
                     raise
@@ -54,9 +60,9 @@ class SlotStore:
                 if len(current) < limit:
                     continue  # it changed under us (created, or a slot freed): try again
                 if not self._sweep(account_id, current, now):
-                    return False
+                    return 0
                 # a dead holder was removed: try again
-        return False
+        return 0
 
     def release(self, account_id: str, holder: str) -> None:
         try:

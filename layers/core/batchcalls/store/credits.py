@@ -13,10 +13,10 @@ from typing import Any
 from batchcalls.models.domain import LedgerEntry
 from batchcalls.store import keys
 from batchcalls.store.dynamo import (
-    decode_cursor,
     deserialize,
     encode_cursor,
     serialize,
+    sort_key_cursor,
     transact_write,
     transaction_cancel_reasons,
     values,
@@ -115,10 +115,7 @@ class CreditStore:
             "Limit": limit,
         }
         if cursor:
-            sk = decode_cursor(cursor, ("sk",))["sk"]["S"]
-            if not sk.startswith(keys.LEDGER_PREFIX):
-                raise ValueError("malformed cursor")
-            # Only the sort key comes from the client: a cursor can never reach another account.
+            sk = sort_key_cursor(cursor, keys.LEDGER_PREFIX)
             kwargs["ExclusiveStartKey"] = serialize({"pk": keys.account_pk(account_id), "sk": sk})
         resp = self._db.query(**kwargs)
         entries = [ledger_entry_from_item(account_id, deserialize(i)) for i in resp.get("Items", [])]

@@ -118,6 +118,16 @@ RETRYABLE_CANCELLATIONS = frozenset(
 )
 
 
+def sort_key_cursor(cursor: str, prefix: str) -> str:
+    """The sort key a page's cursor continues after, if it is one of ``prefix``'s; ValueError
+    otherwise. Only the sort key comes from the client: with the caller's own partition key, a
+    cursor can never reach another account."""
+    sort_key = str(decode_cursor(cursor, ("sk",))["sk"]["S"])
+    if not sort_key.startswith(prefix):
+        raise ValueError("malformed cursor")
+    return sort_key
+
+
 def transact_write(client: Any, items: list[dict[str, Any]]) -> None:
     """TransactWriteItems, tried again (with backoff) when it was cancelled only because it
     lost a race or was throttled: the SDK retries neither once DynamoDB has cancelled the

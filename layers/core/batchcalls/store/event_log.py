@@ -11,11 +11,11 @@ from batchcalls.models.events import Event, EventType
 from batchcalls.models.results import Page
 from batchcalls.store import keys
 from batchcalls.store.dynamo import (
-    decode_cursor,
     deserialize,
     encode_cursor,
     is_condition_failure,
     serialize,
+    sort_key_cursor,
     values,
 )
 
@@ -64,9 +64,7 @@ class EventLog:
         """Events at or after ``since``, oldest first."""
         start = keys.event_sk(since, "")
         if cursor:
-            start = decode_cursor(cursor, ("sk",))["sk"]["S"]
-            if not start.startswith(keys.EVENT_PREFIX):
-                raise ValueError("malformed cursor")
+            start = sort_key_cursor(cursor, keys.EVENT_PREFIX)
         names, filters, extra = {}, [], {}
         if event_type is not None:
             names["#t"] = "type"

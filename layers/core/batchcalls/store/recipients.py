@@ -107,15 +107,7 @@ class RecipientStore:
     def states(self, batch_id: str) -> Iterator[RecipientState]:
         """Every recipient's status and redial/window wait, read without the rest of the item:
         a pass over a million recipients stays small, and nothing is kept."""
-        for item in query_all(
-            self._db,
-            TableName=self._table,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :r)",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues=values(pk=keys.batch_pk(batch_id), r="R#"),
-            ProjectionExpression="sk, id, #s, next_attempt_at, ticket",
-            ConsistentRead=True,
-        ):
+        for item in self._projected(batch_id, "sk, id, #s, next_attempt_at, ticket"):
             yield RecipientState(
                 str(item["sk"]),
                 str(item["id"]),
@@ -124,20 +116,24 @@ class RecipientStore:
                 item.get("ticket"),
             )
 
-    def totals(self, batch_id: str, run: int) -> tuple[dict[str, int], int]:
-        """Recipients per status (as ``status_counts``) and what run ``run``'s attempts cost,
-        in micros (a recipient's ``cost_micros`` adds up every run)."""
-        counts = {status.value: 0 for status in RecipientStatus}
-        cost = 0
-        for item in query_all(
+    def _projected(self, batch_id: str, projection: str) -> Iterator[dict[str, Any]]:
+        """Every recipient of the batch, only the attributes named (``#s`` is the status)."""
+        return query_all(
             self._db,
             TableName=self._table,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :r)",
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues=values(pk=keys.batch_pk(batch_id), r="R#"),
-            ProjectionExpression="#s, attempt_history",
+            ProjectionExpression=projection,
             ConsistentRead=True,
-        ):
+        )
+
+    def totals(self, batch_id: str, run: int) -> tuple[dict[str, int], int]:
+        """Recipients per status (as ``status_counts``) and what run ``run``'s attempts cost,
+        in micros (a recipient's ``cost_micros`` adds up every run)."""
+        counts = {status.value: 0 for status in RecipientStatus}
+        cost = 0
+        for item in self._projected(batch_id, "#s, attempt_history"):
             counts[str(item["status"])] += 1
             cost += sum(
                 int(entry.get("cost_micros") or 0)

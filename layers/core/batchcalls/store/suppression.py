@@ -13,10 +13,10 @@ from typing import Any
 from batchcalls.store import keys
 from batchcalls.store.dynamo import (
     batch_write,
-    decode_cursor,
     deserialize,
     encode_cursor,
     serialize,
+    sort_key_cursor,
     values,
 )
 
@@ -101,10 +101,7 @@ class SuppressionStore:
             "Limit": limit,
         }
         if cursor:
-            sk = decode_cursor(cursor, ("sk",))["sk"]["S"]
-            if not sk.startswith(keys.DNC_PREFIX):
-                raise ValueError("malformed cursor")
-            # Only the sort key comes from the client: a cursor never reaches another account.
+            sk = sort_key_cursor(cursor, keys.DNC_PREFIX)
             kwargs["ExclusiveStartKey"] = serialize({"pk": keys.account_pk(account_id), "sk": sk})
         resp = self._db.query(**kwargs)
         entries = [

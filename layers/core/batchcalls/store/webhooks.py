@@ -17,12 +17,12 @@ from batchcalls.models.events import Delivery, DeliveryAttempt, DeliveryStatus, 
 from batchcalls.models.results import Page
 from batchcalls.store import keys
 from batchcalls.store.dynamo import (
-    decode_cursor,
     deserialize,
     encode_cursor,
     is_condition_failure,
     query_all,
     serialize,
+    sort_key_cursor,
     transact_write,
     transaction_cancel_reasons,
     values,
@@ -337,9 +337,7 @@ class DeliveryStore:
             "Limit": limit,
         }
         if cursor:
-            sk = decode_cursor(cursor, ("sk",))["sk"]["S"]
-            if not sk.startswith(keys.DELIVERY_PREFIX):
-                raise ValueError("malformed cursor")
+            sk = sort_key_cursor(cursor, keys.DELIVERY_PREFIX)
             kwargs["ExclusiveStartKey"] = serialize({"pk": keys.webhook_pk(webhook_id), "sk": sk})
         resp = self._db.query(**kwargs)
         deliveries = [_delivery(deserialize(item)) for item in resp.get("Items", [])]

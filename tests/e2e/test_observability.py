@@ -71,13 +71,27 @@ def emf_totals(log_dir: Path) -> Counter[tuple[str, tuple[tuple[str, str], ...]]
     return totals
 
 
+def samples(log_dir: Path, metric: str) -> list[float]:
+    """Every value of one EMF metric, across functions."""
+    values: list[float] = []
+    for path in log_dir.glob("*.jsonl"):
+        for line in path.read_text().splitlines():
+            blob = json.loads(line)
+            if "_aws" in blob and metric in blob:
+                values.extend(blob[metric])
+    return values
+
+
 def test_a_batch_leaves_json_lines_with_its_id_and_metrics_that_add_up_to_its_counts(
     stack: OfflineStack, log_dir: Path
 ) -> None:
     client = Client(stack.api.url, stack.options.api_key)
     # Given a batch of seven numbers with mixed outcomes, when it runs to the end
     batch = client.create(
-        name="Observed", caller_id="+16045551234", recipients=[{"phone_number": n} for n in NUMBERS]
+        name="Observed",
+        caller_id="+16045551234",
+        recipients=[{"phone_number": n} for n in NUMBERS],
+        max_concurrency=3,
     )["batch"]
     wait_for(lambda: client.get(batch["id"])["batch"]["status"] == "completed", timeout=60)
     view = client.get(batch["id"])
@@ -108,3 +122,9 @@ def test_a_batch_leaves_json_lines_with_its_id_and_metrics_that_add_up_to_its_co
     assert totals[("CallsAnswered", (("answered_by", "machine"),))] == 1 == len(answered) - 3
     ended = {dims[0][1]: n for (name, dims), n in totals.items() if name == "CallsEnded"}
     assert ended == {s: n for s, n in view["batch"]["counts"].items() if n}
+
+    # And each dial that took the place of an ended call (all but the first three) measured
+    # how long that place stood empty
+    turnaround = samples(log_dir, "EndToNextDialSeconds")
+    assert len(turnaround) == len(NUMBERS) - 3
+    assert all(0 <= seconds < 30 for seconds in turnaround)

@@ -122,6 +122,7 @@ class Batch(BaseModel):
     created_at: str
     updated_at: str
     started_at: str | None = None
+    last_final_at: str | None = None  # the latest final status of one of its recipients
     completed_at: str | None = None
     cancelled_at: str | None = None
     parent_batch_id: str | None = None

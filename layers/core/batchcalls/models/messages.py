@@ -43,6 +43,11 @@ class DialMessage(RunPass):
     to: str | None = None  # the recipient's number, from the manifest
     task_token: str
     slot_waits: int = 0  # times this dial found every concurrency slot of the account busy
+    # Its place in the pass's Map and the Map's concurrency: an item at or past the concurrency
+    # started because an earlier one ended (the call-end → next-dial turnaround). None in
+    # messages sent before these were added.
+    index: int | None = None
+    max_concurrency: int | None = None
 
 
 class LostCall(RunPass):

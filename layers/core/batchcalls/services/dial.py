@@ -210,6 +210,7 @@ def _claim(delivery: Delivery, cleared: Candidate, start: Start) -> Claimed | De
         if fee is not None:
             metric("CreditsCharged", -fee.amount_micros / 1_000_000, MetricUnit.Count, kind="dial_fee")
         _measure_start(batch, start.attempted_at)
+        _measure_turnaround(message, batch, start.attempted_at)
         return Claimed(batch, cleared.to, start.holder, fee)
     ctx.slots.release(batch.account_id, start.holder)
     return _not_claimed(delivery, outcome)
@@ -220,6 +221,18 @@ def _measure_start(batch: Batch, attempted_at: str) -> None:
     if batch.started_at:
         waited = (parse_iso(attempted_at) - parse_iso(batch.started_at)).total_seconds()
         metric("StartToDialSeconds", max(0.0, waited), MetricUnit.Seconds)
+
+
+def _measure_turnaround(message: DialMessage, batch: Batch, attempted_at: str) -> None:
+    """Seconds from the batch's latest final status to this dial, for a dial whose Map item
+    started because an earlier one ended (its index at or past the Map's concurrency): the
+    time a freed place stays empty. The latest end stands for the one that freed the place."""
+    if message.index is None or not message.max_concurrency or not batch.last_final_at:
+        return
+    if message.index < message.max_concurrency:
+        return
+    idle = (parse_iso(attempted_at) - parse_iso(batch.last_final_at)).total_seconds()
+    metric("EndToNextDialSeconds", max(0.0, idle), MetricUnit.Seconds)
 
 
 def _dial_fee(delivery: Delivery, batch: Batch, at: str) -> LedgerEntry | None:

@@ -614,7 +614,8 @@ class RecipientStore:
                     "Update": {
                         "TableName": self._table,
                         "Key": serialize({"pk": keys.batch_pk(batch_id), "sk": keys.BATCH_META}),
-                        "UpdateExpression": "SET updated_at = :now ADD #c :one",
+                        # last_final_at: the dialer's call-end → next-dial turnaround.
+                        "UpdateExpression": "SET updated_at = :now, last_final_at = :now ADD #c :one",
                         "ConditionExpression": meta_condition,
                         "ExpressionAttributeNames": {"#c": counter_field(status)}
                         | ({"#bs": "status"} if batch_condition is not None else {}),
